@@ -1,0 +1,560 @@
+"""The ``bitgoeul`` command: parse arguments, call one service, format the result.
+
+Exit codes: 0 success, 1 bad input data (names file, line and field), 2 bad usage
+or a missing meter, 3 a store problem.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bitgoeul import __version__
+from bitgoeul.errors import BitgoeulError, IngestError, StoreError
+from bitgoeul.ingest.csv import CsvOptions
+from bitgoeul.model import Measurement, MeterKind
+from bitgoeul.services import (
+    IngestReport,
+    MeterDefaults,
+    compare_usage,
+    ingest_file,
+    list_meters,
+    meter_peak,
+    meter_profile,
+    meter_quality,
+    meter_standby,
+    usage,
+)
+from bitgoeul.store import DuckDBStore, open_store
+from bitgoeul.store.duckdb import default_store_path
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="bitgoeul",
+    help="Bitgoeul (빛고을): smart-meter data in, decisions out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="BITGOEUL_STORE",
+        help="DuckDB store file [default: per-user data directory].",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _fail(exc: BaseException) -> NoReturn:
+    if isinstance(exc, IngestError):
+        code = 1
+    elif isinstance(exc, StoreError):
+        code = 3
+    else:
+        code = 2
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _open(path: str | None, *, read_only: bool = False) -> DuckDBStore:
+    try:
+        return open_store(path or default_store_path(), read_only=read_only)
+    except BitgoeulError as exc:
+        _fail(exc)
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+) -> None:
+    if version:
+        console.print(f"bitgoeul {__version__}")
+        raise typer.Exit(0)
+
+
+# -- ingest --------------------------------------------------------------------------
+@app.command()
+def ingest(
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV, Green Button XML, Parquet or Arrow files.")
+    ],
+    store: StoreOpt = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto, csv, green-button, parquet or arrow.")
+    ] = "auto",
+    layout: Annotated[
+        str, typer.Option(help="CSV layout: auto, long, wide, daily-wide or date-hour.")
+    ] = "auto",
+    meter_id: Annotated[
+        str | None, typer.Option(help="Meter id for a single-meter file [default: file name].")
+    ] = None,
+    meter_col: Annotated[str | None, typer.Option(help="Meter id column.")] = None,
+    ts_col: Annotated[str | None, typer.Option(help="Timestamp column.")] = None,
+    value_col: Annotated[str | None, typer.Option(help="Value column.")] = None,
+    date_col: Annotated[
+        str | None, typer.Option(help="Date column (daily-wide, date-hour).")
+    ] = None,
+    hour_col: Annotated[str | None, typer.Option(help="Hour column (date-hour).")] = None,
+    ts_format: Annotated[
+        str | None, typer.Option(help="strptime format when timestamps are not ISO 8601.")
+    ] = None,
+    ts_convention: Annotated[
+        str | None,
+        typer.Option(help="'start' (interval start) or 'end' (hour-ending) [default: start]."),
+    ] = None,
+    interval: Annotated[
+        int | None, typer.Option(help="Interval length [s], e.g. 900 [default: detected].")
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option(help="kWh, Wh, MWh, kW, W or MW [default: from header, else kWh].")
+    ] = None,
+    measurement: Annotated[
+        str | None,
+        typer.Option(help="interval_energy, cumulative_register or instantaneous_power."),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding, e.g. utf-8, cp949 [default: detected].")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="Field separator [default: detected].")
+    ] = None,
+    skip_rows: Annotated[int, typer.Option(help="Preamble lines before the header.")] = 0,
+    timezone: Annotated[
+        str, typer.Option(help="Zone of new meters and of naive timestamps.")
+    ] = "Asia/Seoul",
+    kind: Annotated[
+        str | None,
+        typer.Option(help="New meters' kind: grid_import, grid_export, generation, appliance."),
+    ] = None,
+    contract: Annotated[
+        str | None, typer.Option(help="New meters' KEPCO contract class, e.g. residential-low.")
+    ] = None,
+    voltage: Annotated[str | None, typer.Option(help="New meters' supply voltage class.")] = None,
+    contract_kw: Annotated[
+        float | None, typer.Option(help="New meters' contracted demand [kW].")
+    ] = None,
+    reading_day: Annotated[
+        int, typer.Option(help="New meters' meter-reading day 검침일 (1-31).")
+    ] = 1,
+    site: Annotated[str, typer.Option(help="Site of new meters.")] = "default",
+    org: Annotated[str, typer.Option(help="Organisation of new meters.")] = "default",
+    on_conflict: Annotated[
+        str,
+        typer.Option(help="A changed value for a stored interval: 'refuse' the file or 'correct'."),
+    ] = "refuse",
+    skip_bad_rows: Annotated[
+        bool, typer.Option(help="Load the good rows and report each bad one.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest meter data; each file is one atomic, idempotent batch."""
+    try:
+        options = CsvOptions(
+            layout=_choice(layout, ("auto", "long", "wide", "daily-wide", "date-hour"), "--layout"),
+            encoding=encoding,
+            delimiter=delimiter,
+            meter_col=meter_col,
+            ts_col=ts_col,
+            value_col=value_col,
+            date_col=date_col,
+            hour_col=hour_col,
+            meter_id=meter_id,
+            ts_format=ts_format,
+            ts_convention=_choice(ts_convention, ("start", "end"), "--ts-convention")
+            if ts_convention
+            else None,
+            interval_s=interval,
+            unit=unit,
+            measurement=Measurement(measurement) if measurement else None,
+            skip_rows=skip_rows,
+            skip_bad_rows=skip_bad_rows,
+        )
+        defaults = MeterDefaults(
+            org_id=org,
+            site_id=site,
+            timezone=timezone,
+            kind=MeterKind(kind) if kind else None,
+            contract_class=contract,
+            voltage=voltage,
+            contract_kw=contract_kw,
+            reading_day=reading_day,
+        )
+        conflict = _choice(on_conflict, ("refuse", "correct"), "--on-conflict")
+        source_format = _choice(
+            fmt, ("auto", "csv", "green-button", "parquet", "arrow"), "--format"
+        )
+    except ValueError as exc:
+        _fail(BitgoeulError(str(exc)))
+    db = _open(store)
+    reports: list[IngestReport] = []
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=as_json or not err_console.is_terminal,
+        ) as progress:
+            overall = progress.add_task("files", total=len(files), rows=0)
+            for path in files:
+                task = progress.add_task(path.name, total=None, rows=0)
+
+                def on_rows(_: str, rows: int, task: Any = task) -> None:
+                    progress.update(task, rows=rows)
+
+                report = ingest_file(
+                    path,
+                    db,
+                    fmt=source_format,
+                    csv=options,
+                    defaults=defaults,
+                    on_conflict=conflict,
+                    progress=on_rows,
+                )
+                progress.remove_task(task)
+                progress.advance(overall)
+                reports.append(report)
+                if not as_json:
+                    _print_ingest(report)
+    except (BitgoeulError, ValueError) as exc:
+        db.close()
+        if reports and not as_json:
+            err_console.print(f"{len(reports)} file(s) before it were committed.")
+        _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
+    db.close()
+    if as_json:
+        _print_json([r.to_dict() for r in reports])
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> Any:
+    if value not in allowed:
+        raise ValueError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _print_ingest(r: IngestReport) -> None:
+    console.print(
+        f"[green]✓[/] {r.source}: {r.rows_read:,} rows read, {r.inserted:,} new, "
+        f"{r.unchanged:,} unchanged, {r.corrected:,} corrected, "
+        f"{r.duplicates_in_batch:,} exact repeats, {len(r.rejected):,} skipped "
+        f"({r.seconds:.2f} s)",
+        highlight=False,
+    )
+    if r.meters_created:
+        shown = ", ".join(r.meters_created[:10])
+        more = f" and {len(r.meters_created) - 10} more" if len(r.meters_created) > 10 else ""
+        console.print(f"  new meters: {shown}{more}", highlight=False)
+    for row in r.rejected[:20]:
+        console.print(f"  [yellow]skipped[/] line {row.line} field {row.field!r}: {row.message}")
+    if len(r.rejected) > 20:
+        console.print(f"  … {len(r.rejected) - 20} more skipped rows (use --json for all)")
+    for c in r.corrections[:5]:
+        console.print(
+            f"  [cyan]corrected[/] {c['meter_id']} {c['ts'].isoformat()}: "
+            f"{c['old_energy_kwh']} -> {c['new_energy_kwh']} kWh"
+        )
+    for issue in r.issues[:5]:
+        console.print(
+            f"  [yellow]{issue.code}[/] {issue.meter_id}: {issue.message}", highlight=False
+        )
+
+
+# -- queries -------------------------------------------------------------------------
+@app.command()
+def meters(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """List meters with their reading count, time span and total energy [kWh]."""
+    db = _open(store, read_only=True)
+    try:
+        summaries = list_meters(db)
+    finally:
+        db.close()
+    if as_json:
+        _print_json(
+            [
+                {
+                    "meter_id": s.meter.meter_id,
+                    "org_id": s.org_id,
+                    "site_id": s.meter.site_id,
+                    "timezone": s.meter.timezone,
+                    "kind": str(s.meter.kind),
+                    "interval_s": s.meter.interval_s,
+                    "contract_class": s.meter.contract_class,
+                    "reading_day": s.meter.reading_day,
+                    "reading_count": s.reading_count,
+                    "first_ts": s.first_ts.isoformat() if s.first_ts else None,
+                    "last_ts": s.last_ts.isoformat() if s.last_ts else None,
+                    "total_energy_kwh": s.total_energy_kwh,
+                }
+                for s in summaries
+            ]
+        )
+        return
+    table = Table(title="Meters")
+    for col in ("meter", "site", "zone", "interval", "readings", "first", "last", "total kWh"):
+        table.add_column(col, justify="right" if col in ("readings", "total kWh") else "left")
+    for s in summaries:
+        zone = s.meter.zone
+        table.add_row(
+            s.meter.meter_id,
+            s.meter.site_id,
+            s.meter.timezone,
+            f"{s.meter.interval_s // 60} min" if s.meter.interval_s else "?",
+            f"{s.reading_count:,}",
+            s.first_ts.astimezone(zone).strftime("%Y-%m-%d %H:%M") if s.first_ts else "",
+            s.last_ts.astimezone(zone).strftime("%Y-%m-%d %H:%M") if s.last_ts else "",
+            f"{s.total_energy_kwh:,.3f}",
+        )
+    console.print(table)
+
+
+@app.command("usage")
+def usage_cmd(
+    meter: Annotated[str, typer.Argument(help="Meter id.")],
+    freq: Annotated[
+        str, typer.Option(help="15min, hour, day, month or cycle (KEPCO billing).")
+    ] = "day",
+    start: Annotated[str | None, typer.Option(help="First local date, YYYY-MM-DD.")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last local date, YYYY-MM-DD (inclusive).")
+    ] = None,
+    compare: Annotated[
+        bool, typer.Option(help="Also compare the last period with the previous one and last year.")
+    ] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Energy per local period [kWh], exact sums of stored readings."""
+    db = _open(store, read_only=True)
+    try:
+        f = _choice(freq, ("15min", "hour", "day", "month", "cycle"), "--freq")
+        periods = usage(db, meter, f, start=_date(start, "--start"), end=_date(end, "--end"))
+        comparison = None
+        if compare and periods and f in ("day", "month", "cycle"):
+            comparison = compare_usage(db, meter, f, on=periods[-1].start.date())
+    except (BitgoeulError, ValueError) as exc:
+        db.close()
+        _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
+    db.close()
+    if as_json:
+        out: dict[str, Any] = {
+            "meter_id": meter,
+            "freq": freq,
+            "periods": [p.to_dict() for p in periods],
+        }
+        if comparison is not None:
+            out["comparison"] = comparison
+        _print_json(out)
+        return
+    table = Table(title=f"{meter}: energy per {freq}")
+    table.add_column("period")
+    table.add_column("kWh", justify="right")
+    table.add_column("readings", justify="right")
+    for p in periods:
+        table.add_row(p.label, f"{p.energy_kwh:,.3f}", f"{p.readings:,}")
+    console.print(table)
+    if comparison is not None:
+        _print_comparison(comparison)
+
+
+def _print_comparison(c: dict[str, Any]) -> None:
+    for key, name in (
+        ("vs_previous", "previous period"),
+        ("vs_last_year", "same period last year"),
+    ):
+        v = c[key]
+        if v["previous"] is None:
+            console.print(f"vs {name}: no data")
+        else:
+            pct = f"{v['change_pct']:+.1f}%" if v["change_pct"] is not None else "n/a"
+            console.print(
+                f"vs {name}: {v['current']:,.1f} kWh against {v['previous']:,.1f} kWh ({pct})"
+            )
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{option} must be a date like 2025-08-01, not {value!r}") from exc
+
+
+@app.command()
+def quality(
+    meter: Annotated[str, typer.Argument(help="Meter id.")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a meter's data-quality findings (gaps, duplicates, spikes, resets, ...)."""
+    db = _open(store, read_only=True)
+    try:
+        issues = meter_quality(db, meter)
+        zone = db.get_meter(meter).zone
+    except BitgoeulError as exc:
+        db.close()
+        _fail(exc)
+    db.close()
+    if as_json:
+        _print_json([i.to_dict() for i in issues])
+        return
+    if not issues:
+        console.print(f"{meter}: no data-quality findings")
+        return
+    table = Table(title=f"{meter}: data-quality findings ({len(issues)})")
+    for col in ("code", "from (local)", "to (local)", "message"):
+        table.add_column(col)
+    for i in issues:
+        table.add_row(
+            i.code,
+            i.start.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            i.end.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            i.message,
+        )
+    console.print(table)
+
+
+@app.command()
+def standby(
+    meter: Annotated[str, typer.Argument(help="Meter id.")],
+    method: Annotated[str, typer.Option(help="robust (default) or enertalk.")] = "robust",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Always-on (standby) power [W] over the meter's last month of data."""
+    db = _open(store, read_only=True)
+    try:
+        m = _choice(method, ("robust", "enertalk"), "--method")
+        estimate = meter_standby(db, meter, method=m)
+    except (BitgoeulError, ValueError) as exc:
+        db.close()
+        _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
+    db.close()
+    data = _plain(estimate)
+    if as_json:
+        _print_json(data)
+    elif estimate is None:
+        console.print(f"{meter}: too little data for a standby estimate")
+    else:
+        console.print(
+            f"{meter}: standby {estimate.power_w:,.0f} W ({estimate.method}, {estimate.days_used} days)"
+        )
+
+
+@app.command()
+def peak(
+    meter: Annotated[str, typer.Argument(help="Meter id.")],
+    top: Annotated[int, typer.Option(help="How many peaks to list.")] = 5,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Peak demand: the maximum 15-minute average power [kW] and when."""
+    db = _open(store, read_only=True)
+    try:
+        result = meter_peak(db, meter, top_n=top)
+    except BitgoeulError as exc:
+        db.close()
+        _fail(exc)
+    db.close()
+    if as_json:
+        _print_json(_plain(result))
+    elif result is None:
+        console.print(f"{meter}: no readings")
+    else:
+        console.print(
+            f"{meter}: peak {result.demand_kw:,.2f} kW at {result.start:%Y-%m-%d %H:%M} "
+            f"(over {result.resolution_s // 60} min)"
+        )
+        for p in result.peaks[1:]:
+            console.print(f"  {p.demand_kw:,.2f} kW at {p.start:%Y-%m-%d %H:%M}")
+
+
+@app.command()
+def profile(
+    meter: Annotated[str, typer.Argument(help="Meter id.")],
+    days: Annotated[int | None, typer.Option(help="Use only the last N days.")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Typical day (load profile) by weekday, weekend and Korean holiday."""
+    db = _open(store, read_only=True)
+    try:
+        frame = meter_profile(db, meter, days=days)
+    except BitgoeulError as exc:
+        db.close()
+        _fail(exc)
+    db.close()
+    if as_json:
+        _print_json(frame.to_dict(orient="records"))
+        return
+    table = Table(title=f"{meter}: typical day [kW]")
+    table.add_column("slot")
+    day_types = list(dict.fromkeys(frame["day_type"]))
+    for d in day_types:
+        table.add_column(str(d), justify="right")
+    pivot = frame.pivot(index="slot", columns="day_type", values="mean_kw")
+    for slot, row in pivot.iterrows():
+        table.add_row(str(slot), *(f"{row[d]:,.2f}" if row[d] == row[d] else "" for d in day_types))
+    console.print(table)
+
+
+def _plain(value: Any) -> Any:
+    """Turn dataclasses, datetimes and tuples into JSON-ready values."""
+    import dataclasses
+
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+# -- demo ----------------------------------------------------------------------------
+@app.command()
+def demo(
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="Demo store file [default: ./bitgoeul-demo.duckdb]."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="HTML report path.")] = Path("bitgoeul-report.html"),
+) -> None:
+    """Build a fresh store from bundled real data, print a summary and write an HTML report."""
+    from bitgoeul.demo import run_demo
+
+    try:
+        run_demo(store, out=out, console=console)
+    except BitgoeulError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    """Run the command line (the ``bitgoeul`` console script)."""
+    app()

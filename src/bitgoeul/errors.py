@@ -1,0 +1,90 @@
+"""Exceptions raised by Bitgoeul.
+
+The whole tree::
+
+    BitgoeulError                 root: catch this to catch everything Bitgoeul raises
+    ├── IngestError               a source could not be read into readings (names file, line, field)
+    │   └── ConflictError         a reading contradicts a stored one and corrections were refused
+    ├── StoreError                the store cannot be opened, migrated or written
+    │   └── SchemaVersionError    the store was written by a newer Bitgoeul
+    └── NotFoundError             an organisation, site or meter does not exist
+
+Non-fatal data problems are not exceptions: they come back as
+:class:`bitgoeul.model.DataIssue` records.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BitgoeulError",
+    "ConflictError",
+    "IngestError",
+    "NotFoundError",
+    "SchemaVersionError",
+    "StoreError",
+]
+
+
+class BitgoeulError(Exception):
+    """Root of every exception Bitgoeul raises on purpose."""
+
+
+class IngestError(BitgoeulError):
+    """A source could not be turned into readings.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and how to fix it.
+    source : str, optional
+        The file (or other source) being read.
+    line : int, optional
+        1-based physical line number in ``source`` of the offending record.
+    field : str, optional
+        Column or element name of the offending value.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        self.field = field
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = []
+        if self.source is not None:
+            where.append(str(self.source))
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.field is not None:
+            where.append(f"field {self.field!r}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class ConflictError(IngestError):
+    """A reading differs from the stored value for the same meter and interval.
+
+    Raised when the ingest policy is ``on_conflict="refuse"``; nothing of the
+    batch is written.
+    """
+
+
+class StoreError(BitgoeulError):
+    """The store cannot be opened, migrated or written."""
+
+
+class SchemaVersionError(StoreError):
+    """The store's schema is newer than this version of Bitgoeul understands."""
+
+
+class NotFoundError(BitgoeulError):
+    """An organisation, site or meter that was asked for does not exist."""

@@ -1,0 +1,1 @@
+"""Parsers that turn meter-data sources into long-format readings."""

@@ -1,0 +1,39 @@
+"""Use cases: one function per thing a user does; adapters (CLI, API, web) call these."""
+
+from __future__ import annotations
+
+from bitgoeul.services.ingest import (
+    IngestReport,
+    MeterDefaults,
+    ingest_file,
+    ingest_files,
+    ingest_frame,
+)
+from bitgoeul.services.usage import (
+    UsagePeriod,
+    compare_usage,
+    list_meters,
+    meter_peak,
+    meter_profile,
+    meter_quality,
+    meter_standby,
+    read_frame,
+    usage,
+)
+
+__all__ = [
+    "IngestReport",
+    "MeterDefaults",
+    "UsagePeriod",
+    "compare_usage",
+    "ingest_file",
+    "ingest_files",
+    "ingest_frame",
+    "list_meters",
+    "meter_peak",
+    "meter_profile",
+    "meter_quality",
+    "meter_standby",
+    "read_frame",
+    "usage",
+]

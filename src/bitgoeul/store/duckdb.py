@@ -1,0 +1,871 @@
+"""The embedded DuckDB store: one file, zero set-up.
+
+Layout (schema version 1)::
+
+    organisation(org_id PK, name, created_at)
+    site(site_id PK, org_id, name, timezone, created_at)
+    meter(meter_key PK, meter_id UNIQUE, site_id, timezone, kind, measurement, unit,
+          interval_s, contract_class, voltage, contract_kw, reading_day, name, created_at)
+    reading(meter_key, ts, energy_kwh, batch_id)          -- one row per meter and interval
+    register_reading(meter_key, ts, value, batch_id)      -- raw cumulative register values
+    ingest_batch(batch_id PK, source, sha256, received_at, rows_in, inserted, unchanged,
+                 corrected, duplicates_in_batch, skipped_rows)
+    correction(meter_key, ts, old_energy_kwh, new_energy_kwh, batch_id)
+    data_issue(meter_key, code, start_ts, end_ts, message, data, batch_id)
+
+``reading`` has no index: uniqueness of (meter, interval) is enforced by the
+merge, which compares each batch with what is stored before anything is written.
+Rows are written sorted by (meter_key, ts) so DuckDB's zone maps prune by meter
+and time. All timestamps are stored as TIMESTAMPTZ (UTC instants).
+
+Atomicity: a batch is first staged in a TEMP table (DuckDB keeps temp data out
+of the database file) and validated there; only a clean batch opens a write
+transaction, so a refused file leaves the database file byte-for-byte as it was,
+and DuckDB's write-ahead log makes a commit all-or-nothing across a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+from platformdirs import user_data_dir
+
+from bitgoeul.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
+from bitgoeul.model import DataIssue, Meter, Organisation, Site
+
+if TYPE_CHECKING:
+    from bitgoeul.store import MergeResult, MeterSummary, OnConflict, RollupFreq
+
+__all__ = ["DuckDBStore", "default_store_path"]
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE organisation (
+            org_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL DEFAULT '',
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now())""",
+        """CREATE TABLE site (
+            site_id VARCHAR PRIMARY KEY, org_id VARCHAR NOT NULL, name VARCHAR NOT NULL DEFAULT '',
+            timezone VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())""",
+        """CREATE TABLE meter (
+            meter_key INTEGER PRIMARY KEY,
+            meter_id VARCHAR NOT NULL UNIQUE, site_id VARCHAR NOT NULL,
+            timezone VARCHAR NOT NULL, kind VARCHAR NOT NULL, measurement VARCHAR NOT NULL,
+            unit VARCHAR NOT NULL, interval_s INTEGER, contract_class VARCHAR, voltage VARCHAR,
+            contract_kw DOUBLE, reading_day TINYINT NOT NULL, name VARCHAR NOT NULL DEFAULT '',
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now())""",
+        """CREATE TABLE reading (
+            meter_key INTEGER NOT NULL, ts TIMESTAMPTZ NOT NULL, energy_kwh DOUBLE NOT NULL,
+            batch_id INTEGER NOT NULL)""",
+        """CREATE TABLE register_reading (
+            meter_key INTEGER NOT NULL, ts TIMESTAMPTZ NOT NULL, value DOUBLE NOT NULL,
+            batch_id INTEGER NOT NULL)""",
+        "CREATE SEQUENCE batch_id_seq START 1",
+        """CREATE TABLE ingest_batch (
+            batch_id INTEGER PRIMARY KEY, source VARCHAR NOT NULL, sha256 VARCHAR,
+            received_at TIMESTAMPTZ NOT NULL DEFAULT now(), rows_in BIGINT NOT NULL,
+            inserted BIGINT NOT NULL, unchanged BIGINT NOT NULL, corrected BIGINT NOT NULL,
+            duplicates_in_batch BIGINT NOT NULL, skipped_rows BIGINT NOT NULL)""",
+        """CREATE TABLE correction (
+            meter_key INTEGER NOT NULL, ts TIMESTAMPTZ NOT NULL, old_energy_kwh DOUBLE NOT NULL,
+            new_energy_kwh DOUBLE NOT NULL, batch_id INTEGER NOT NULL)""",
+        """CREATE TABLE data_issue (
+            meter_key INTEGER NOT NULL, code VARCHAR NOT NULL, start_ts TIMESTAMPTZ NOT NULL,
+            end_ts TIMESTAMPTZ NOT NULL, message VARCHAR NOT NULL, data VARCHAR NOT NULL,
+            batch_id INTEGER)""",
+        "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
+    ],
+}
+
+_BUCKET = {
+    "15min": "time_bucket(INTERVAL 15 MINUTE, ts AT TIME ZONE $tz)",
+    "hour": "date_trunc('hour', ts AT TIME ZONE $tz)",
+    "day": "date_trunc('day', ts AT TIME ZONE $tz)",
+    "month": "date_trunc('month', ts AT TIME ZONE $tz)",
+}
+
+_METER_COLUMNS = (
+    "meter_id, site_id, timezone, kind, measurement, unit, interval_s, contract_class, "
+    "voltage, contract_kw, reading_day, name"
+)
+
+
+def default_store_path() -> str:
+    """Return ``$BITGOEUL_STORE`` or ``<user data dir>/bitgoeul/bitgoeul.duckdb``."""
+    env = os.environ.get("BITGOEUL_STORE")
+    if env:
+        return env
+    return str(Path(user_data_dir("bitgoeul", appauthor=False)) / "bitgoeul.duckdb")
+
+
+def _meter_from_row(row: tuple[Any, ...]) -> Meter:
+    return Meter(
+        meter_id=row[0],
+        site_id=row[1],
+        timezone=row[2],
+        kind=row[3],
+        measurement=row[4],
+        unit=row[5],
+        interval_s=row[6],
+        contract_class=row[7],
+        voltage=row[8],
+        contract_kw=row[9],
+        reading_day=int(row[10]),
+        name=row[11],
+    )
+
+
+def _one(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """Return a query's first row, consuming the result (DuckDB 2 keeps partial results open)."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"time {value.isoformat()} has no time zone: pass an aware datetime")
+    return value.astimezone(dt.UTC)
+
+
+class DuckDBStore:
+    """A :class:`bitgoeul.store.MeterStore` on one DuckDB file.
+
+    Parameters
+    ----------
+    path : str, optional
+        Database file; default from :func:`default_store_path`. ``":memory:"``
+        gives a throw-away store.
+    read_only : bool
+        Open without write access.
+    memory_limit : str, optional
+        DuckDB memory cap, e.g. ``"1GB"``; default ``$BITGOEUL_MEMORY_LIMIT`` or
+        DuckDB's own (80% of RAM). Larger work spills to a temp directory.
+
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else default_store_path()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {}
+        limit = memory_limit or os.environ.get("BITGOEUL_MEMORY_LIMIT")
+        if limit:
+            config["memory_limit"] = limit
+        if self.path != ":memory:" and not read_only:
+            config["temp_directory"] = self.path + ".tmp"
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        # Results come back as UTC instants; presentation converts to the meter's zone.
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._stage_ids = itertools.count(1)
+        self._migrate(read_only=read_only)
+
+    # -- lifecycle -----------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (checkpointing committed data into the file)."""
+        self._con.close()
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _migrate(self, *, read_only: bool) -> None:
+        tables = {
+            r[0] for r in self._con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        current = 0
+        if "schema_version" in tables:
+            row = _one(self._con.execute("SELECT max(version) FROM schema_version"))
+            current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"store {self.path} has schema version {current}, newer than this Bitgoeul "
+                f"understands ({SCHEMA_VERSION}): upgrade bitgoeul"
+            )
+        if current == SCHEMA_VERSION:
+            return
+        if read_only:
+            raise StoreError(f"store {self.path} needs migrating; open it once for writing")
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    self._con.execute(statement)
+                self._con.execute("INSERT INTO schema_version VALUES ($1, now())", [version])
+            self._con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._con.execute("ROLLBACK")
+            raise StoreError(f"cannot migrate store {self.path}: {exc}") from exc
+
+    def schema_version(self) -> int:
+        """Return the schema version of the open store."""
+        row = _one(self._con.execute("SELECT max(version) FROM schema_version"))
+        return int(row[0]) if row else 0
+
+    # -- organisations, sites, meters ---------------------------------------------------
+    def upsert_organisation(self, org: Organisation) -> None:
+        """Create or update an organisation."""
+        self._con.execute(
+            "INSERT INTO organisation (org_id, name) VALUES ($1, $2) "
+            "ON CONFLICT (org_id) DO UPDATE SET name = excluded.name",
+            [org.org_id, org.name],
+        )
+
+    def upsert_site(self, site: Site) -> None:
+        """Create or update a site; its organisation must exist."""
+        if not self._con.execute(
+            "SELECT 1 FROM organisation WHERE org_id = $1", [site.org_id]
+        ).fetchall():
+            raise NotFoundError(f"organisation {site.org_id!r} does not exist")
+        self._con.execute(
+            "INSERT INTO site (site_id, org_id, name, timezone) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (site_id) DO UPDATE SET org_id = excluded.org_id, "
+            "name = excluded.name, timezone = excluded.timezone",
+            [site.site_id, site.org_id, site.name, site.timezone],
+        )
+
+    def get_site(self, site_id: str) -> Site:
+        """Return a site or raise NotFoundError."""
+        row = _one(
+            self._con.execute(
+                "SELECT site_id, org_id, name, timezone FROM site WHERE site_id = $1", [site_id]
+            )
+        )
+        if row is None:
+            raise NotFoundError(f"site {site_id!r} does not exist")
+        return Site(site_id=row[0], org_id=row[1], name=row[2], timezone=row[3])
+
+    def upsert_meter(self, meter: Meter) -> None:
+        """Create or update a meter; its site must exist."""
+        self.get_site(meter.site_id)
+        self._write_meter(meter)
+
+    def _write_meter(self, meter: Meter, key: int | None = None) -> None:
+        values = [
+            meter.meter_id,
+            meter.site_id,
+            meter.timezone,
+            str(meter.kind),
+            str(meter.measurement),
+            meter.unit,
+            meter.interval_s,
+            meter.contract_class,
+            meter.voltage,
+            meter.contract_kw,
+            meter.reading_day,
+            meter.name,
+        ]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _METER_COLUMNS.split(", ")[1:])
+        key_sql = (
+            "$13" if key is not None else "(SELECT coalesce(max(meter_key), 0) + 1 FROM meter)"
+        )
+        self._con.execute(
+            f"INSERT INTO meter (meter_key, {_METER_COLUMNS}) VALUES ({key_sql}, "
+            f"{', '.join(f'${i}' for i in range(1, 13))}) "
+            f"ON CONFLICT (meter_id) DO UPDATE SET {updates}",
+            [*values, key] if key is not None else values,
+        )
+
+    def get_meter(self, meter_id: str) -> Meter:
+        """Return a meter or raise NotFoundError."""
+        row = _one(
+            self._con.execute(f"SELECT {_METER_COLUMNS} FROM meter WHERE meter_id = $1", [meter_id])
+        )
+        if row is None:
+            raise NotFoundError(
+                f"meter {meter_id!r} does not exist; `bitgoeul meters` lists the stored ones"
+            )
+        return _meter_from_row(row)
+
+    def find_meters(self, meter_ids: Iterable[str]) -> dict[str, Meter]:
+        """Return those of ``meter_ids`` that exist, by id."""
+        ids = list(meter_ids)
+        if not ids:
+            return {}
+        rows = self._con.execute(
+            f"SELECT {_METER_COLUMNS} FROM meter WHERE list_contains($1, meter_id)", [ids]
+        ).fetchall()
+        return {r[0]: _meter_from_row(r) for r in rows}
+
+    def list_meters(self) -> list[MeterSummary]:
+        """Every meter with its reading count, first and last interval and total energy."""
+        from bitgoeul.store import MeterSummary
+
+        rows = self._con.execute(
+            f"""SELECT {", ".join("m." + c for c in _METER_COLUMNS.split(", "))}, s.org_id,
+                       coalesce(r.n, 0), r.first_ts, r.last_ts, coalesce(r.total, 0.0)
+                FROM meter m JOIN site s USING (site_id)
+                LEFT JOIN (SELECT meter_key, count(*) n, min(ts) first_ts, max(ts) last_ts,
+                                  sum(energy_kwh) total
+                           FROM reading GROUP BY meter_key) r USING (meter_key)
+                ORDER BY m.meter_id"""
+        ).fetchall()
+        return [
+            MeterSummary(
+                meter=_meter_from_row(r[:12]),
+                org_id=r[12],
+                reading_count=int(r[13]),
+                first_ts=r[14],
+                last_ts=r[15],
+                total_energy_kwh=float(r[16]),
+            )
+            for r in rows
+        ]
+
+    # -- ingestion ---------------------------------------------------------------------
+    def stage(self) -> DuckDBStaged:
+        """Start staging a batch for one atomic commit."""
+        return DuckDBStaged(self, next(self._stage_ids))
+
+    def last_register_before(
+        self, meter_id: str, ts: dt.datetime
+    ) -> tuple[dt.datetime, float] | None:
+        """Return the latest raw register value of a meter strictly before ``ts``."""
+        row = _one(
+            self._con.execute(
+                "SELECT r.ts, r.value FROM register_reading r JOIN meter m USING (meter_key) "
+                "WHERE m.meter_id = $1 AND r.ts < $2 ORDER BY r.ts DESC LIMIT 1",
+                [meter_id, _utc(ts)],
+            )
+        )
+        return (row[0], float(row[1])) if row else None
+
+    # -- queries ----------------------------------------------------------------------
+    def _meter_key(self, meter_id: str) -> int:
+        row = _one(self._con.execute("SELECT meter_key FROM meter WHERE meter_id = $1", [meter_id]))
+        if row is None:
+            raise NotFoundError(
+                f"meter {meter_id!r} does not exist; `bitgoeul meters` lists the stored ones"
+            )
+        return int(row[0])
+
+    def read_readings(
+        self,
+        meter_id: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+    ) -> pa.Table:
+        """Return the readings of a meter in ``[start, end)``, ordered by time.
+
+        Returns
+        -------
+        pyarrow.Table
+            Columns ``ts`` (UTC) and ``energy_kwh`` [kWh].
+
+        """
+        key = self._meter_key(meter_id)
+        return self._con.sql(
+            "SELECT ts, energy_kwh FROM reading WHERE meter_key = $k "
+            "AND ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end) ORDER BY ts",
+            params={
+                "k": key,
+                "start": _utc(start) if start else None,
+                "end": _utc(end) if end else None,
+            },
+        ).to_arrow_table()
+
+    def iter_readings(
+        self, meter_ids: list[str], batch_rows: int = 1_000_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream readings (meter_id, ts, energy_kwh) of several meters ordered by meter, time."""
+        reader = self._con.sql(
+            "SELECT m.meter_id, r.ts, r.energy_kwh FROM reading r JOIN meter m USING (meter_key) "
+            "WHERE list_contains($ids, m.meter_id) ORDER BY m.meter_id, r.ts",
+            params={"ids": meter_ids},
+        ).to_arrow_reader(batch_rows)
+        yield from reader
+
+    def rollup(
+        self,
+        meter_id: str,
+        freq: RollupFreq,
+        *,
+        timezone: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+    ) -> pa.Table:
+        """Energy per local calendar period of one meter.
+
+        Parameters
+        ----------
+        meter_id : str
+            Meter.
+        freq : {'15min', 'hour', 'day', 'month'}
+            Period length, aligned to local time in ``timezone``.
+        timezone : str
+            IANA zone the periods are aligned to.
+        start, end : datetime, optional
+            Aware bounds on the readings' interval starts, ``[start, end)``.
+
+        Returns
+        -------
+        pyarrow.Table
+            ``period_start`` (local wall time, naive), ``energy_kwh`` [kWh],
+            ``readings`` [count], ordered by period.
+
+        """
+        key = self._meter_key(meter_id)
+        bucket = _BUCKET[freq]
+        return self._con.sql(
+            f"""SELECT {bucket} AS period_start, sum(energy_kwh) AS energy_kwh,
+                       count(*) AS readings
+                FROM reading WHERE meter_key = $k
+                  AND ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
+                GROUP BY ALL ORDER BY period_start""",
+            params={
+                "k": key,
+                "tz": timezone,
+                "start": _utc(start) if start else None,
+                "end": _utc(end) if end else None,
+            },
+        ).to_arrow_table()
+
+    def rollup_all(self, freq: RollupFreq, *, timezone: str) -> pa.Table:
+        """Energy per meter and local period for every meter (fleet rollup).
+
+        Returns
+        -------
+        pyarrow.Table
+            ``meter_id``, ``period_start`` (local wall time), ``energy_kwh`` [kWh].
+
+        """
+        bucket = _BUCKET[freq]
+        return self._con.sql(
+            f"""SELECT m.meter_id, r.period_start, r.energy_kwh FROM (
+                    SELECT meter_key, {bucket} AS period_start, sum(energy_kwh) AS energy_kwh
+                    FROM reading GROUP BY ALL) r JOIN meter m USING (meter_key)""",
+            params={"tz": timezone},
+        ).to_arrow_table()
+
+    def sum_energy(
+        self, meter_id: str, ranges: list[tuple[dt.datetime, dt.datetime]]
+    ) -> list[tuple[float, int]]:
+        """Total energy [kWh] and reading count of a meter in each ``[start, end)`` range."""
+        if not ranges:
+            return []
+        key = self._meter_key(meter_id)
+        spans = pa.table(
+            {
+                "i": pa.array(range(len(ranges)), pa.int32()),
+                "lo": pa.array([_utc(a) for a, _ in ranges], pa.timestamp("us", tz="UTC")),
+                "hi": pa.array([_utc(b) for _, b in ranges], pa.timestamp("us", tz="UTC")),
+            }
+        )
+        self._con.register("_spans", spans)
+        try:
+            rows = self._con.execute(
+                """SELECT s.i, coalesce(sum(r.energy_kwh), 0.0), count(r.ts)
+                   FROM _spans s LEFT JOIN reading r
+                     ON r.meter_key = $1 AND r.ts >= s.lo AND r.ts < s.hi
+                   GROUP BY s.i ORDER BY s.i""",
+                [key],
+            ).fetchall()
+        finally:
+            self._con.unregister("_spans")
+        return [(float(r[1]), int(r[2])) for r in rows]
+
+    def list_data_issues(self, meter_id: str) -> list[DataIssue]:
+        """Data-quality findings stored at ingest time for a meter."""
+        key = self._meter_key(meter_id)
+        rows = self._con.execute(
+            "SELECT code, start_ts, end_ts, message, data FROM data_issue WHERE meter_key = $1 "
+            "ORDER BY start_ts, code",
+            [key],
+        ).fetchall()
+        return [
+            DataIssue(
+                code=r[0],
+                meter_id=meter_id,
+                start=r[1].astimezone(dt.UTC),
+                end=r[2].astimezone(dt.UTC),
+                message=r[3],
+                data=json.loads(r[4]),
+            )
+            for r in rows
+        ]
+
+    def list_batches(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Return the most recent ingest batches, newest first."""
+        cur = self._con.execute(
+            "SELECT * FROM ingest_batch ORDER BY batch_id DESC LIMIT $1", [limit]
+        )
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def list_corrections(self, meter_id: str) -> list[dict[str, Any]]:
+        """Return the readings of a meter replaced by later batches, oldest first."""
+        key = self._meter_key(meter_id)
+        cur = self._con.execute(
+            "SELECT ts, old_energy_kwh, new_energy_kwh, batch_id FROM correction "
+            "WHERE meter_key = $1 ORDER BY batch_id, ts",
+            [key],
+        )
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def storage_bytes(self) -> int:
+        """Size of the database file on disk [bytes], after a checkpoint."""
+        self._con.execute("CHECKPOINT")
+        return os.path.getsize(self.path) if self.path != ":memory:" else 0
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The underlying DuckDB connection, for benchmarks and advanced use."""
+        return self._con
+
+
+class DuckDBStaged:
+    """A batch staged in DuckDB TEMP tables; see :class:`bitgoeul.store.StagedBatch`.
+
+    Nothing here writes to the database file until :meth:`merge`, which also
+    creates the organisations, sites and meters the batch introduces, so a
+    refused batch leaves the file untouched.
+    """
+
+    def __init__(self, store: DuckDBStore, n: int) -> None:
+        self._store = store
+        self._con = store._con
+        self._name = f"stage_{n}"
+        self._agg = f"stage_agg_{n}"
+        self._keys = f"stage_keys_{n}"
+        self._registers: list[pa.Table] = []
+        self._new_orgs: list[Organisation] = []
+        self._new_sites: list[Site] = []
+        self._new_meters: dict[str, Meter] = {}
+        self._con.execute(
+            f"CREATE TEMP TABLE {self._name} (meter_id VARCHAR, ts TIMESTAMPTZ, "
+            "energy_kwh DOUBLE, line BIGINT)"
+        )
+        self._has_agg = False
+
+    def append(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Stage rows with columns meter_id, ts, energy_kwh, line."""
+        self._has_agg = False
+        self._con.register("_incoming", batch)
+        try:
+            self._con.execute(
+                f"INSERT INTO {self._name} SELECT meter_id, ts, energy_kwh, line FROM _incoming"
+            )
+        finally:
+            self._con.unregister("_incoming")
+
+    def add_register_readings(self, table: pa.Table) -> None:
+        """Keep raw register values (meter_id, ts, value) to store with the batch."""
+        self._registers.append(table)
+
+    def add_meters(
+        self,
+        meters: Iterable[Meter],
+        *,
+        orgs: Iterable[Organisation] = (),
+        sites: Iterable[Site] = (),
+    ) -> None:
+        """Declare meters (and their site and organisation) created by this batch."""
+        self._new_orgs.extend(orgs)
+        self._new_sites.extend(sites)
+        for meter in meters:
+            self._new_meters[meter.meter_id] = meter
+        self._has_agg = False
+
+    def row_count(self) -> int:
+        """Rows staged so far."""
+        row = _one(self._con.execute(f"SELECT count(*) FROM {self._name}"))
+        return int(row[0]) if row else 0
+
+    def meter_ids(self) -> list[str]:
+        """Distinct meter ids staged, sorted."""
+        rows = self._con.execute(
+            f"SELECT DISTINCT meter_id FROM {self._name} ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _aggregate(self) -> None:
+        if self._has_agg:
+            return
+        con = self._con
+        row = _one(con.execute("SELECT coalesce(max(meter_key), 0) FROM meter"))
+        next_key = (int(row[0]) if row else 0) + 1
+        planned = [
+            m for m in self._new_meters if m not in self._store.find_meters(self._new_meters)
+        ]
+        keys = pa.table(
+            {
+                "meter_id": pa.array(planned, pa.string()),
+                "meter_key": pa.array(range(next_key, next_key + len(planned)), pa.int32()),
+            }
+        )
+        con.execute(f"DROP TABLE IF EXISTS {self._keys}")
+        con.register("_planned", keys)
+        con.execute(
+            f"CREATE TEMP TABLE {self._keys} AS SELECT meter_id, meter_key FROM meter "
+            "UNION ALL SELECT meter_id, meter_key FROM _planned"
+        )
+        con.unregister("_planned")
+        missing = con.execute(
+            f"SELECT DISTINCT meter_id FROM {self._name} ANTI JOIN {self._keys} USING (meter_id) "
+            "LIMIT 5"
+        ).fetchall()
+        if missing:
+            raise StoreError(
+                f"staged readings name meters that neither exist nor were declared: "
+                f"{', '.join(r[0] for r in missing)}"
+            )
+        con.execute(f"DROP TABLE IF EXISTS {self._agg}")
+        # One pass groups exact repeats, exposes conflicting ones and sorts by meter and
+        # time, so the final insert writes rows in zone-map friendly order.
+        con.execute(
+            f"""CREATE TEMP TABLE {self._agg} AS
+                SELECT k.meter_key, s.ts, min(s.energy_kwh) AS energy_kwh,
+                       max(s.energy_kwh) AS max_kwh, count(*) AS n, min(s.line) AS line
+                FROM {self._name} s JOIN {self._keys} k USING (meter_id)
+                GROUP BY ALL ORDER BY k.meter_key, s.ts"""
+        )
+        self._has_agg = True
+
+    def conflicting_duplicates(self, limit: int | None = 20) -> list[dict[str, Any]]:
+        """(meter, interval) pairs staged more than once with different values."""
+        self._aggregate()
+        cur = self._con.execute(
+            f"""SELECT k.meter_id, a.ts, list(s.line ORDER BY s.line) AS lines,
+                       list(s.energy_kwh ORDER BY s.line) AS values
+                FROM {self._agg} a JOIN {self._keys} k USING (meter_key)
+                JOIN {self._name} s ON s.meter_id = k.meter_id AND s.ts = a.ts
+                WHERE a.energy_kwh <> a.max_kwh
+                GROUP BY k.meter_id, a.ts ORDER BY min(s.line)
+                LIMIT $1""",
+            [limit if limit is not None else 2**62],
+        )
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def drop_lines(self, lines: Iterable[int]) -> None:
+        """Remove staged rows by their source line."""
+        lines = list(lines)
+        if not lines:
+            return
+        self._con.execute(f"DELETE FROM {self._name} WHERE list_contains($1, line)", [lines])
+        self._has_agg = False
+
+    def _overlap_exists(self) -> bool:
+        row = _one(
+            self._con.execute(
+                f"""WITH spans AS (SELECT meter_key, min(ts) lo, max(ts) hi FROM {self._agg}
+                               GROUP BY meter_key)
+                SELECT EXISTS (SELECT 1 FROM reading r JOIN spans s
+                               ON r.meter_key = s.meter_key AND r.ts BETWEEN s.lo AND s.hi)"""
+            )
+        )
+        return bool(row and row[0])
+
+    def stored_conflicts(self, limit: int | None = 20) -> list[dict[str, Any]]:
+        """Staged readings whose value differs from the stored one."""
+        self._aggregate()
+        if not self._overlap_exists():
+            return []
+        cur = self._con.execute(
+            f"""SELECT k.meter_id, a.ts, r.energy_kwh AS old_energy_kwh,
+                       a.energy_kwh AS new_energy_kwh, a.line
+                FROM {self._agg} a JOIN reading r USING (meter_key, ts)
+                JOIN {self._keys} k USING (meter_key)
+                WHERE r.energy_kwh <> a.energy_kwh ORDER BY a.line LIMIT $1""",
+            [limit if limit is not None else 2**62],
+        )
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def merge(
+        self,
+        *,
+        source: str,
+        sha256: str | None,
+        on_conflict: OnConflict,
+        issues: list[DataIssue],
+        skipped_rows: int,
+    ) -> MergeResult:
+        """Commit staged readings, new meters, register values and issues in one transaction.
+
+        Conflicting duplicates inside the batch must have been resolved by the
+        caller (see :meth:`conflicting_duplicates`). With ``on_conflict="refuse"``
+        a value differing from the stored one raises :class:`ConflictError`
+        before anything is written.
+        """
+        from bitgoeul.store import MergeResult
+
+        self._aggregate()
+        con = self._con
+        dup = _one(
+            con.execute(
+                f"SELECT count(*) FILTER (WHERE energy_kwh <> max_kwh), coalesce(sum(n - 1), 0), "
+                f"count(*), coalesce(sum(n), 0) FROM {self._agg}"
+            )
+        )
+        if dup is None or dup[0]:
+            raise StoreError("conflicting duplicates are still staged; resolve them before merge")
+        duplicates, distinct_rows, rows_in = int(dup[1]), int(dup[2]), int(dup[3])
+        overlap = self._overlap_exists()
+        conflicts: list[dict[str, Any]] = []
+        unchanged = 0
+        if overlap:
+            conflicts = self.stored_conflicts(limit=None)
+            if conflicts and on_conflict == "refuse":
+                first = conflicts[0]
+                raise ConflictError(
+                    f"{len(conflicts)} reading(s) differ from stored values, first meter "
+                    f"{first['meter_id']!r} at {first['ts'].isoformat()}: stored "
+                    f"{first['old_energy_kwh']} kWh, new {first['new_energy_kwh']} kWh; "
+                    "nothing was written (use --on-conflict correct to apply corrections)",
+                    source=source,
+                    line=int(first["line"]),
+                    field="energy_kwh",
+                )
+            row = _one(
+                con.execute(
+                    f"SELECT count(*) FROM {self._agg} a JOIN reading r USING (meter_key, ts) "
+                    "WHERE r.energy_kwh = a.energy_kwh"
+                )
+            )
+            unchanged = int(row[0]) if row else 0
+        inserted = distinct_rows - unchanged - len(conflicts)
+        registers = pa.concat_tables(self._registers) if self._registers else None
+        keys = dict(con.execute(f"SELECT meter_id, meter_key FROM {self._keys}").fetchall())
+        existing = self._store.find_meters(self._new_meters)
+
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for org in self._new_orgs:
+                con.execute(
+                    "INSERT INTO organisation (org_id, name) VALUES ($1, $2) "
+                    "ON CONFLICT DO NOTHING",
+                    [org.org_id, org.name],
+                )
+            for site in self._new_sites:
+                con.execute(
+                    "INSERT INTO site (site_id, org_id, name, timezone) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT DO NOTHING",
+                    [site.site_id, site.org_id, site.name, site.timezone],
+                )
+            for meter_id, meter in self._new_meters.items():
+                if meter_id not in existing:
+                    self._store._write_meter(meter, key=int(keys[meter_id]))
+            row = _one(con.execute("SELECT nextval('batch_id_seq')"))
+            batch_id = int(row[0]) if row else 0
+            con.execute(
+                "INSERT INTO ingest_batch VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8, $9)",
+                [
+                    batch_id,
+                    source,
+                    sha256,
+                    rows_in,
+                    inserted,
+                    unchanged,
+                    len(conflicts),
+                    duplicates,
+                    skipped_rows,
+                ],
+            )
+            if overlap:
+                con.execute(
+                    f"""INSERT INTO reading
+                        SELECT a.meter_key, a.ts, a.energy_kwh, $1 FROM {self._agg} a
+                        ANTI JOIN reading r USING (meter_key, ts) ORDER BY a.meter_key, a.ts""",
+                    [batch_id],
+                )
+                if conflicts:
+                    con.execute(
+                        f"""INSERT INTO correction
+                            SELECT a.meter_key, a.ts, r.energy_kwh, a.energy_kwh, $1
+                            FROM {self._agg} a JOIN reading r USING (meter_key, ts)
+                            WHERE r.energy_kwh <> a.energy_kwh""",
+                        [batch_id],
+                    )
+                    con.execute(
+                        f"""UPDATE reading SET energy_kwh = a.energy_kwh, batch_id = $1
+                            FROM {self._agg} a
+                            WHERE reading.meter_key = a.meter_key AND reading.ts = a.ts
+                              AND reading.energy_kwh <> a.energy_kwh""",
+                        [batch_id],
+                    )
+            else:
+                con.execute(
+                    f"INSERT INTO reading SELECT meter_key, ts, energy_kwh, $1 FROM {self._agg}",
+                    [batch_id],
+                )
+            if registers is not None and registers.num_rows:
+                con.register("_registers", registers)
+                con.execute(
+                    f"""INSERT INTO register_reading
+                        SELECT k.meter_key, g.ts, g.value, $1 FROM _registers g
+                        JOIN {self._keys} k USING (meter_id)
+                        ANTI JOIN register_reading r
+                          ON r.meter_key = k.meter_key AND r.ts = g.ts""",
+                    [batch_id],
+                )
+                con.unregister("_registers")
+            if issues:
+                con.register(
+                    "_issues",
+                    pa.table(
+                        {
+                            "meter_id": [i.meter_id for i in issues],
+                            "code": [i.code for i in issues],
+                            "start_ts": pa.array(
+                                [i.start for i in issues], pa.timestamp("us", tz="UTC")
+                            ),
+                            "end_ts": pa.array(
+                                [i.end for i in issues], pa.timestamp("us", tz="UTC")
+                            ),
+                            "message": [i.message for i in issues],
+                            "data": [json.dumps(i.data, default=str) for i in issues],
+                        }
+                    ),
+                )
+                con.execute(
+                    f"""INSERT INTO data_issue SELECT k.meter_key, i.code, i.start_ts, i.end_ts,
+                        i.message, i.data, $1
+                        FROM _issues i JOIN {self._keys} k USING (meter_id)""",
+                    [batch_id],
+                )
+                con.unregister("_issues")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return MergeResult(
+            batch_id=batch_id,
+            rows_in=rows_in,
+            inserted=inserted,
+            unchanged=unchanged,
+            corrected=len(conflicts),
+            duplicates_in_batch=duplicates,
+            conflicts=conflicts[:20],
+        )
+
+    def close(self) -> None:
+        """Drop the staging tables."""
+        for name in (self._name, self._agg, self._keys):
+            self._con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def __enter__(self) -> DuckDBStaged:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
