@@ -1,0 +1,5 @@
+"""Allow ``python -m bitgoeul``."""
+
+from bitgoeul.cli import main
+
+main()

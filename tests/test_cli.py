@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bitgoeul.cli import app
+from bitgoeul.store import open_store
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_ingest_then_meters_and_usage_json(tmp_path: Path, shared_data: Path) -> None:
+    store = str(tmp_path / "s.duckdb")
+    src = shared_data / "kr_kpx_jeju_hourly_demand/raw_yearly/jeju_DMND_time_2022.csv"
+    code, out, err = run("ingest", str(src), "--meter-id", "jeju", "--store", store, "--json")
+    assert code == 0, err
+    report = json.loads(out)[0]
+    assert report["inserted"] == 8760 and report["meters_created"] == ["jeju"]
+    code, out, _ = run("meters", "--store", store, "--json")
+    meters = json.loads(out)
+    assert meters[0]["meter_id"] == "jeju" and meters[0]["reading_count"] == 8760
+    assert meters[0]["first_ts"] == "2021-12-31T15:00:00+00:00"
+    code, out, _ = run("usage", "jeju", "--freq", "month", "--store", store, "--json")
+    periods = json.loads(out)["periods"]
+    assert [p["label"] for p in periods][:2] == ["2022-01", "2022-02"]
+    assert sum(p["energy_kwh"] for p in periods) == pytest.approx(meters[0]["total_energy_kwh"])
+
+
+def test_cli_reports_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("meter_id,ts,energy_kwh\nm1,2025-08-01T00:00+09:00,x\n")
+    code, _, err = run("ingest", str(bad), "--store", str(tmp_path / "s.duckdb"))
+    assert code == 1
+    assert "bad.csv, line 2, field 'energy_kwh'" in " ".join(err.split())
+
+
+def test_cli_unknown_meter_exits_2(tmp_path: Path) -> None:
+    store = str(tmp_path / "s.duckdb")
+    open_store(store).close()
+    code, _, err = run("usage", "nope", "--store", store)
+    assert code == 2 and "does not exist" in err
+
+
+def test_cli_every_query_command_takes_json(tmp_path: Path, shared_data: Path) -> None:
+    store = str(tmp_path / "s.duckdb")
+    src = shared_data / "kr_cnu_campus_buildings_hourly/C14_engineering_bldg7_HV_02.csv"
+    assert (
+        run(
+            "ingest",
+            str(src),
+            "--meter-id",
+            "C14",
+            "--ts-col",
+            "date",
+            "--value-col",
+            "energy",
+            "--store",
+            store,
+        )[0]
+        == 0
+    )
+    for cmd in (
+        ["quality", "C14"],
+        ["standby", "C14"],
+        ["peak", "C14"],
+        ["profile", "C14"],
+        ["usage", "C14", "--freq", "cycle", "--compare"],
+    ):
+        code, out, err = run(*cmd, "--store", store, "--json")
+        assert code == 0, (cmd, err)
+        json.loads(out)
+
+
+def _count(store: str) -> int:
+    db = open_store(store, read_only=True)
+    try:
+        return sum(m.reading_count for m in db.list_meters())
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_kill_9_mid_ingest_leaves_all_or_nothing(tmp_path: Path) -> None:
+    """A real `bitgoeul ingest` killed with SIGKILL: the store holds the whole file or none."""
+    store = str(tmp_path / "s.duckdb")
+    iso = tmp_path / "big.csv"
+    n = 1_500_000
+    base = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    with iso.open("w") as fh:
+        fh.write("meter_id,ts,energy_kwh\n")
+        for i in range(n):
+            ts = (base + dt.timedelta(minutes=15 * (i // 50))).isoformat()
+            fh.write(f"m{i % 50},{ts},0.{i % 997}\n")
+    env = {**os.environ, "BITGOEUL_STORE": store}
+    exe = [sys.executable, "-m", "bitgoeul", "ingest", str(iso), "--json"]
+    outcomes = set()
+    for delay in (0.5, 1.5, 3.0):
+        if Path(store).exists():
+            for p in tmp_path.glob("s.duckdb*"):
+                if p.is_file():
+                    p.unlink()
+        proc = subprocess.Popen(exe, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        count = _count(store) if Path(store).exists() else 0
+        assert count in (0, n), f"partial batch after kill at {delay}s: {count}"
+        outcomes.add(count)
+    assert 0 in outcomes, "no kill landed mid-ingest: make the file bigger"
+    # and a run left alone commits everything
+    done = subprocess.run(exe, env=env, capture_output=True, check=True)
+    assert json.loads(done.stdout)[0]["committed"] is True
+    assert _count(store) == n
