@@ -459,7 +459,8 @@ def standby(
         console.print(f"{meter}: too little data for a standby estimate")
     else:
         console.print(
-            f"{meter}: standby {estimate.power_w:,.0f} W ({estimate.method}, {estimate.days_used} days)"
+            f"{meter}: standby {estimate.power_w:,.0f} W "
+            f"({estimate.method}, {estimate.days_used} days)"
         )
 
 

@@ -150,7 +150,7 @@ class CsvOptions:
 
 # -- encoding and header ------------------------------------------------------------------
 def detect_encoding(sample: bytes) -> str:
-    """Return the encoding of a CSV sample: 'utf-8' (with or without BOM), 'cp949' or a guess.
+    r"""Return the encoding of a CSV sample: 'utf-8' (with or without BOM), 'cp949' or a guess.
 
     Parameters
     ----------
@@ -161,7 +161,7 @@ def detect_encoding(sample: bytes) -> str:
     --------
     >>> detect_encoding("날짜,1시".encode("cp949"))
     'cp949'
-    >>> detect_encoding(b"\\xef\\xbb\\xbfmeter_id,ts")
+    >>> detect_encoding(b"\xef\xbb\xbfmeter_id,ts")
     'utf-8'
     """
     if sample.startswith(codecs.BOM_UTF8):
@@ -527,10 +527,9 @@ def _parse_cells(
             zone = ZoneInfo(str(zones[i]) if zones is not None else default_zone)
             first = value.replace(tzinfo=zone, fold=0)
             second = value.replace(tzinfo=zone, fold=1)
-            if first.utcoffset() != second.utcoffset():
-                value = None  # ambiguous (DST fall-back) or non-existent (spring-forward)
-            else:
-                value = first
+            # Offsets differ when the wall time is ambiguous (DST fall-back) or
+            # non-existent (spring-forward): refuse rather than guess.
+            value = None if first.utcoffset() != second.utcoffset() else first
         if value is None:
             bad[i] = True
             out.append(None)
@@ -557,7 +556,7 @@ def _parse_dates(
 
 # -- the reader ---------------------------------------------------------------------
 def read_csv(path: str | os.PathLike[str], options: CsvOptions | None = None) -> ParsedSource:
-    """Parse a CSV meter export into long-format readings, streaming.
+    r"""Parse a CSV meter export into long-format readings, streaming.
 
     Parameters
     ----------
@@ -582,7 +581,7 @@ def read_csv(path: str | os.PathLike[str], options: CsvOptions | None = None) ->
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.csv"
-    >>> _ = p.write_text("meter_id,ts,energy_kwh\\nm1,2025-08-01T00:00:00+09:00,0.25\\n")
+    >>> _ = p.write_text("meter_id,ts,energy_kwh\nm1,2025-08-01T00:00:00+09:00,0.25\n")
     >>> parsed = read_csv(p)
     >>> [b.num_rows for b in parsed.iter_batches()], list(parsed.meters)
     ([1], ['m1'])
@@ -659,11 +658,12 @@ def _stream(
         bad_lines = _malformed_lines(file, encoding, delimiter, header_line, len(names))
         real = [(ln, text) for ln, text in bad_lines if text.strip()]
         if real:
+            texts = [text for _, text in real]
             errors.add(
                 np.array([ln for ln, _ in real]),
                 "",
-                lambda i: (
-                    f"expected {len(names)} fields, found a malformed row: {real[i][1][:80]!r}"
+                lambda i, texts=texts: (
+                    f"expected {len(names)} fields, found a malformed row: {texts[i][:80]!r}"
                 ),
             )
         skipped_lines = np.array([ln for ln, _ in bad_lines], dtype=np.int64)

@@ -46,7 +46,8 @@ def to_arrow(frame: Any) -> pa.Table:
     if hasattr(frame, "__arrow_c_stream__"):
         return pa.table(frame)
     raise TypeError(
-        f"cannot ingest a {type(frame).__name__}: pass a pandas or Polars DataFrame or an Arrow table"
+        f"cannot ingest a {type(frame).__name__}: "
+        "pass a pandas or Polars DataFrame or an Arrow table"
     )
 
 
@@ -116,7 +117,8 @@ def _stream_batches(
         raise IngestError(
             f"no meter column among {names}: pass meter_col or meter_id", source=parsed.source
         )
-    assert ts_col is not None and value_col is not None
+    if ts_col is None or value_col is None:  # checked above; narrows the types
+        raise IngestError("missing timestamp or value column", source=parsed.source)
     unit = options.unit or _unit_from_name(value_col) or "kWh"
     errors = _RowErrors(parsed.source, options.skip_bad_rows)
     parsed.rejected = errors.rejected

@@ -1,4 +1,7 @@
-"""Turn parsed values into interval energy [kWh]: unit scaling, power to energy, register differencing."""
+"""Turn parsed values into interval energy [kWh].
+
+Unit scaling, power to energy and cumulative-register differencing.
+"""
 
 from __future__ import annotations
 
@@ -102,9 +105,9 @@ def values_to_energy(
     --------
     >>> import datetime as dt, pyarrow as pa
     >>> from bitgoeul.ingest.source import RAW_SCHEMA, MeterHint
-    >>> b = pa.RecordBatch.from_pylist(
-    ...     [{"meter_id": "m", "ts": dt.datetime(2025, 1, 1, tzinfo=dt.UTC), "value": 2000.0, "line": 2}],
-    ...     schema=RAW_SCHEMA)
+    >>> row = {"meter_id": "m", "ts": dt.datetime(2025, 1, 1, tzinfo=dt.UTC), "value": 2000.0,
+    ...        "line": 2}
+    >>> b = pa.RecordBatch.from_pylist([row], schema=RAW_SCHEMA)
     >>> values_to_energy(b, {"m": MeterHint("m", unit="W", measurement="instantaneous_power",
     ...                                     interval_s=900)}, "x").column("energy_kwh")[0].as_py()
     0.5

@@ -387,7 +387,10 @@ def _ingest_parsed(
                     meter_id=d["meter_id"],
                     start=d["ts"],
                     end=d["ts"],
-                    message=f"conflicting values {d['values']} kWh on lines {d['lines']} of {parsed.source}",
+                    message=(
+                        f"conflicting values {d['values']} kWh on lines {d['lines']} "
+                        f"of {parsed.source}"
+                    ),
                     data={"lines": list(d["lines"]), "values": list(d["values"])},
                 )
             )
