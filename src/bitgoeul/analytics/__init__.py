@@ -1,0 +1,1 @@
+"""Usage analytics and data-quality findings over long-format readings (pure, no I/O)."""
