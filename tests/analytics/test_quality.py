@@ -22,6 +22,7 @@ from bitgoeul.model import DataIssue, MeterKind
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CNU_D18 = DATA / "kr_cnu_campus_buildings_hourly" / "D18_university_headquarters_HV_02.csv"
+SGSC = DATA / "au_sgsc_smart_meter10" / "sgsc_households7_halfhourly.parquet"
 SEOUL = "Asia/Seoul"
 
 
@@ -206,6 +207,34 @@ def test_real_building_has_zero_runs_but_no_spikes() -> None:
     assert len(spikes) == 1
     assert spikes[0].start == caught["ts"][after].to_pydatetime()
     assert spikes[0].data["after_outage"] is True
+
+
+def test_real_households_peaks_are_not_spikes() -> None:
+    raw = pd.read_parquet(SGSC)
+    spikes = []
+    for customer, part in raw.groupby("customer_id"):
+        ts = part["reading_datetime"].dt.tz_localize(
+            "Australia/Sydney", ambiguous="NaT", nonexistent="NaT"
+        )
+        frame = pd.DataFrame({"ts": ts, "energy_kwh": part["general_supply_kwh"].to_numpy()})
+        frame = frame.dropna(subset=["ts"]).assign(ts=lambda f: f["ts"].dt.tz_convert("UTC"))
+        issues = find(frame, interval_s=1800, timezone="Australia/Sydney")
+        spikes += [(customer, i) for i in issues if i.code == "spike"]
+    # Kettles, ovens and heaters (up to 40 times the night load) are normal; the one
+    # flagged reading is a catch-up-like 1.8 kWh right after 14 hours of zeros.
+    assert len(spikes) == 1
+    customer, spike = spikes[0]
+    assert customer == "10017994"
+    assert spike.data["after_outage"] is True
+    assert spike.start == dt.datetime(2013, 3, 27, 23, tzinfo=dt.UTC)
+
+
+def test_stuck_value_must_be_on_consecutive_intervals() -> None:
+    frame = office_series(days=4)
+    frame.loc[28:42, "energy_kwh"] = 77.5
+    split = frame.drop(index=[35, 36]).reset_index(drop=True)  # 13 readings over 15 hours
+    assert codes(find(split)) == ["gap"]
+    assert codes(find(frame)) == ["stuck_value"]
 
 
 def test_issues_are_sorted_well_formed_and_json_ready() -> None:

@@ -160,6 +160,24 @@ def test_standby_power_ignores_excluded_ranges() -> None:
     assert fixed.power_w == pytest.approx(150, rel=0.05)
 
 
+def test_a_few_bad_days_do_not_move_the_median_of_days() -> None:
+    clean = standby_power(household(days=20), timezone=SEOUL)
+    frame = household(days=20)
+    for day in (2, 9, 15):  # a CT drop-out: 4 hours at 20 W on three days
+        lo = day * 96 + 4
+        frame.loc[lo : lo + 15, "energy_kwh"] = 0.005
+    for day in (5, 12, 18):  # a heater left on all day: the floor is 1 kW higher
+        frame.loc[day * 96 : day * 96 + 95, "energy_kwh"] += 0.25
+    got = standby_power(frame, timezone=SEOUL)
+    assert clean is not None
+    assert got is not None
+    daily = list(got.detail["daily_w"].values())
+    assert min(daily) < 30  # the drop-out days have a low floor ...
+    assert max(daily) > 1000  # ... and the heater days a high one,
+    assert got.power_w == pytest.approx(clean.power_w, rel=0.03)  # the median ignores both
+    assert abs(np.mean(daily) - clean.power_w) > 0.1 * clean.power_w  # a mean would not
+
+
 def test_standby_power_needs_enough_days() -> None:
     frame = household(days=6)
     assert standby_power(frame, timezone=SEOUL) is None

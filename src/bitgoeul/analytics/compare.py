@@ -26,6 +26,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -71,7 +72,7 @@ class PeriodComparison:
 
 
 def _check_number(value: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{what} must be finite, got {value!r}: drop or fill missing data first")

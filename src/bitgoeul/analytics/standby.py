@@ -73,7 +73,8 @@ def _prepare(
     readings = check_readings(frame)
     readings = readings[readings["energy_kwh"].notna()].reset_index(drop=True)
     if interval_s is None:
-        step = infer_interval_s(readings) if len(readings) > 1 else 0
+        # One reading cannot show its interval; step 0 makes the callers return None.
+        step = infer_interval_s(readings) if readings["ts"].nunique() > 1 else 0
     else:
         step = check_interval_s(interval_s)
     return readings, step, zone
@@ -147,6 +148,8 @@ def standby_enertalk(
     200.0
     """
     readings, step, zone = _prepare(frame, timezone, interval_s)
+    if readings.empty or step == 0:
+        return None
     if step > _QUARTER_S:
         raise ValueError(
             f"ENERTALK's always-on method needs 15-minute data, but these readings are every "
@@ -296,7 +299,7 @@ def standby_power(
         raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}")
     if not 0.0 < min_coverage <= 1.0:
         raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage!r}")
-    if readings.empty:
+    if readings.empty or step == 0:
         return None
     end = _end_of(readings, step, now)
     start = end - pd.Timedelta(days=window_days)
