@@ -659,13 +659,11 @@ def _stream(
         real = [(ln, text) for ln, text in bad_lines if text.strip()]
         if real:
             texts = [text for _, text in real]
-            errors.add(
-                np.array([ln for ln, _ in real]),
-                "",
-                lambda i, texts=texts: (
-                    f"expected {len(names)} fields, found a malformed row: {texts[i][:80]!r}"
-                ),
-            )
+
+            def malformed_message(i: int, texts: list[str] = texts) -> str:
+                return f"expected {len(names)} fields, found a malformed row: {texts[i][:80]!r}"
+
+            errors.add(np.array([ln for ln, _ in real]), "", malformed_message)
         skipped_lines = np.array([ln for ln, _ in bad_lines], dtype=np.int64)
         malformed.clear()
         reader = _open_reader(file, options, encoding, delimiter, names, header_line, on_invalid)
