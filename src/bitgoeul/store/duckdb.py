@@ -604,9 +604,8 @@ class DuckDBStaged:
         con = self._con
         row = _one(con.execute("SELECT coalesce(max(meter_key), 0) FROM meter"))
         next_key = (int(row[0]) if row else 0) + 1
-        planned = [
-            m for m in self._new_meters if m not in self._store.find_meters(self._new_meters)
-        ]
+        existing = self._store.find_meters(self._new_meters)  # once: not once per meter
+        planned = [m for m in self._new_meters if m not in existing]
         keys = pa.table(
             {
                 "meter_id": pa.array(planned, pa.string()),
