@@ -44,7 +44,14 @@ from bitgoeul.errors import IngestError
 from bitgoeul.ingest.source import RAW_SCHEMA, MeterHint, ParsedSource, RejectedRow
 from bitgoeul.model import DEFAULT_TIMEZONE, DataIssue, Measurement, check_identifier
 
-__all__ = ["CsvOptions", "Layout", "detect_encoding", "read_csv"]
+__all__ = [
+    "CANONICAL_HEADER",
+    "CsvOptions",
+    "Layout",
+    "detect_encoding",
+    "is_canonical_csv",
+    "read_csv",
+]
 
 Layout = Literal["auto", "long", "wide", "daily-wide", "date-hour"]
 TsConvention = Literal["start", "end"]
@@ -555,6 +562,61 @@ def _parse_dates(
 
 
 # -- the reader ---------------------------------------------------------------------
+CANONICAL_HEADER = ("meter_id", "ts", "energy_kwh")
+
+
+def is_canonical_csv(path: str | os.PathLike[str], options: CsvOptions | None = None) -> bool:
+    r"""Return True if a file is a canonical long CSV that options do not reinterpret.
+
+    Canonical means a UTF-8 file (BOM allowed) whose first line is exactly
+    ``meter_id,ts,energy_kwh`` and whose options are all left to detection
+    (the zone of naive timestamps aside). Such a file can be bulk-loaded by the
+    store; the service still parses it line by line when the bulk load finds
+    anything to report.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.csv"
+    >>> _ = p.write_text("meter_id,ts,energy_kwh\nm1,2025-08-01T00:00:00+09:00,0.25\n")
+    >>> is_canonical_csv(p), is_canonical_csv(p, CsvOptions(unit="Wh"))
+    (True, False)
+    """
+    options = options or CsvOptions()
+    reinterpreted = (
+        options.layout not in ("auto", "long")
+        or options.encoding not in (None, "utf-8", "utf-8-sig", "utf8")
+        or options.delimiter not in (None, ",")
+        or any(
+            v is not None
+            for v in (
+                options.meter_col,
+                options.ts_col,
+                options.value_col,
+                options.date_col,
+                options.hour_col,
+                options.meter_id,
+                options.ts_format,
+                options.interval_s,
+                options.measurement,
+            )
+        )
+        or options.ts_convention not in (None, "start")
+        or options.unit not in (None, "kWh")
+        or options.skip_rows
+    )
+    if reinterpreted:
+        return False
+    try:
+        with Path(path).open("rb") as fh:
+            first = fh.readline(256)
+    except OSError:
+        return False
+    return (
+        first.removeprefix(codecs.BOM_UTF8).rstrip(b"\r\n") == ",".join(CANONICAL_HEADER).encode()
+    )
+
+
 def read_csv(path: str | os.PathLike[str], options: CsvOptions | None = None) -> ParsedSource:
     r"""Parse a CSV meter export into long-format readings, streaming.
 

@@ -18,6 +18,7 @@ from bitgoeul.model import DataIssue, Meter, Organisation, Site
 
 __all__ = [
     "DuckDBStore",
+    "FileStageStats",
     "MergeResult",
     "MeterStore",
     "MeterSummary",
@@ -75,11 +76,44 @@ class MergeResult:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class FileStageStats:
+    """What a store found when it staged a canonical file itself (the bulk path).
+
+    Attributes
+    ----------
+    rows : int
+        Rows staged [count].
+    clean : bool
+        No missing meter id, time or value, no non-finite value, every
+        timestamp carries an offset and no line was rejected. When False the
+        caller discards the stage and parses the file line by line instead, so
+        that each problem is reported with its line and field.
+    ordered : bool
+        Each meter's timestamps strictly increase in file order, which rules
+        out duplicates inside the file.
+    interval_s : dict of str to int
+        Each meter's most common step between consecutive readings [s].
+    """
+
+    rows: int
+    clean: bool
+    ordered: bool
+    interval_s: dict[str, int]
+
+
 class StagedBatch(Protocol):
     """A batch being prepared for one atomic commit; nothing is visible until merged."""
 
     def append(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Stage readings with columns meter_id, ts (UTC), energy_kwh, line."""
+
+    def append_file(self, path: str, *, fmt: Literal["csv", "parquet"]) -> FileStageStats:
+        """Stage a canonical file (meter_id, ts with offset, energy_kwh) in bulk.
+
+        Only into an empty stage. If the stats come back not ``clean`` or not
+        ``ordered`` the caller must close this stage and parse the file itself.
+        """
 
     def row_count(self) -> int:
         """Rows staged so far."""
@@ -145,6 +179,9 @@ class MeterStore(Protocol):
 
     def find_meters(self, meter_ids: Iterable[str]) -> dict[str, Meter]:
         """Return the meters among ``meter_ids`` that exist."""
+
+    def meter_zones(self) -> dict[str, str]:
+        """Every meter's time zone, by meter id."""
 
     def list_meters(self) -> list[MeterSummary]:
         """Every meter with its reading count, time span and total energy."""

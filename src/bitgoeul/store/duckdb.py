@@ -32,7 +32,8 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -42,7 +43,13 @@ from bitgoeul.errors import ConflictError, NotFoundError, SchemaVersionError, St
 from bitgoeul.model import DataIssue, Meter, Organisation, Site
 
 if TYPE_CHECKING:
-    from bitgoeul.store import MergeResult, MeterSummary, OnConflict, RollupFreq
+    from bitgoeul.store import (
+        FileStageStats,
+        MergeResult,
+        MeterSummary,
+        OnConflict,
+        RollupFreq,
+    )
 
 __all__ = ["DuckDBStore", "default_store_path"]
 
@@ -93,6 +100,45 @@ _BUCKET = {
     "month": "date_trunc('month', ts AT TIME ZONE $tz)",
 }
 
+_BUCKET_US = {"15min": 900_000_000, "hour": 3_600_000_000, "day": 86_400_000_000}
+
+
+def _fixed_offset_us(timezone: str, lo: dt.datetime | None, hi: dt.datetime | None) -> int | None:
+    """Return the zone's UTC offset [us] if it is constant from ``lo`` to ``hi``, else None.
+
+    Offsets are sampled daily: any daylight-saving period lasts far longer than
+    a day, so a zone with one in the span shows two offsets.
+    """
+    if lo is None or hi is None:
+        return None
+    zone = ZoneInfo(timezone)
+    days = (hi - lo).days + 2
+    if days > 40_000:
+        return None
+    offsets = {(lo + dt.timedelta(days=i)).astimezone(zone).utcoffset() for i in range(days)} | {
+        hi.astimezone(zone).utcoffset()
+    }
+    if len(offsets) != 1:
+        return None
+    offset = offsets.pop()
+    return None if offset is None else offset // dt.timedelta(microseconds=1)
+
+
+def _bucket_sql(freq: RollupFreq, offset_us: int | None) -> str:
+    """Return SQL for a reading's local period start, in integers for a fixed-offset zone.
+
+    Grouping on ``epoch_us(ts) + offset`` avoids converting every reading through
+    ICU time zones, which took most of a daily rollup's time (docs/benchmarks.md).
+    """
+    if offset_us is None:
+        return _BUCKET[freq]
+    local = f"(epoch_us(ts) + {int(offset_us)})"
+    if freq == "month":
+        return f"date_trunc('month', make_timestamp({local}))"
+    step = _BUCKET_US[freq]
+    return f"make_timestamp(({local} // {step}) * {step})"
+
+
 _METER_COLUMNS = (
     "meter_id, site_id, timezone, kind, measurement, unit, interval_s, contract_class, "
     "voltage, contract_kw, reading_day, name"
@@ -121,6 +167,27 @@ def _meter_from_row(row: tuple[Any, ...]) -> Meter:
         contract_kw=row[9],
         reading_day=int(row[10]),
         name=row[11],
+    )
+
+
+def _meters_table(meters: list[Meter], keys: dict[str, int]) -> pa.Table:
+    """Return new meters as an Arrow table in the column order of the meter table."""
+    return pa.table(
+        {
+            "meter_key": pa.array([int(keys[m.meter_id]) for m in meters], pa.int32()),
+            "meter_id": [m.meter_id for m in meters],
+            "site_id": [m.site_id for m in meters],
+            "timezone": [m.timezone for m in meters],
+            "kind": [str(m.kind) for m in meters],
+            "measurement": [str(m.measurement) for m in meters],
+            "unit": [m.unit for m in meters],
+            "interval_s": pa.array([m.interval_s for m in meters], pa.int32()),
+            "contract_class": pa.array([m.contract_class for m in meters], pa.string()),
+            "voltage": pa.array([m.voltage for m in meters], pa.string()),
+            "contract_kw": pa.array([m.contract_kw for m in meters], pa.float64()),
+            "reading_day": pa.array([m.reading_day for m in meters], pa.int8()),
+            "name": [m.name for m in meters],
+        }
     )
 
 
@@ -306,6 +373,10 @@ class DuckDBStore:
         ).fetchall()
         return {r[0]: _meter_from_row(r) for r in rows}
 
+    def meter_zones(self) -> dict[str, str]:
+        """Every meter's time zone, by meter id."""
+        return dict(self._con.execute("SELECT meter_id, timezone FROM meter").fetchall())
+
     def list_meters(self) -> list[MeterSummary]:
         """Every meter with its reading count, first and last interval and total energy."""
         from bitgoeul.store import MeterSummary
@@ -424,7 +495,15 @@ class DuckDBStore:
 
         """
         key = self._meter_key(meter_id)
-        bucket = _BUCKET[freq]
+        span = _one(
+            self._con.execute(
+                "SELECT min(ts), max(ts) FROM reading WHERE meter_key = $1 "
+                "AND ($2::TIMESTAMPTZ IS NULL OR ts >= $2) "
+                "AND ($3::TIMESTAMPTZ IS NULL OR ts < $3)",
+                [key, _utc(start) if start else None, _utc(end) if end else None],
+            )
+        )
+        bucket = _bucket_sql(freq, _fixed_offset_us(timezone, *(span or (None, None))))
         return self._con.sql(
             f"""SELECT {bucket} AS period_start, sum(energy_kwh) AS energy_kwh,
                        count(*) AS readings
@@ -433,10 +512,10 @@ class DuckDBStore:
                 GROUP BY ALL ORDER BY period_start""",
             params={
                 "k": key,
-                "tz": timezone,
                 "start": _utc(start) if start else None,
                 "end": _utc(end) if end else None,
-            },
+            }
+            | ({"tz": timezone} if "$tz" in bucket else {}),
         ).to_arrow_table()
 
     def rollup_all(self, freq: RollupFreq, *, timezone: str) -> pa.Table:
@@ -448,12 +527,13 @@ class DuckDBStore:
             ``meter_id``, ``period_start`` (local wall time), ``energy_kwh`` [kWh].
 
         """
-        bucket = _BUCKET[freq]
+        span = _one(self._con.execute("SELECT min(ts), max(ts) FROM reading"))
+        bucket = _bucket_sql(freq, _fixed_offset_us(timezone, *(span or (None, None))))
         return self._con.sql(
             f"""SELECT m.meter_id, r.period_start, r.energy_kwh FROM (
                     SELECT meter_key, {bucket} AS period_start, sum(energy_kwh) AS energy_kwh
                     FROM reading GROUP BY ALL) r JOIN meter m USING (meter_key)""",
-            params={"tz": timezone},
+            params={"tz": timezone} if "$tz" in bucket else None,
         ).to_arrow_table()
 
     def sum_energy(
@@ -556,9 +636,14 @@ class DuckDBStaged:
             "energy_kwh DOUBLE, line BIGINT)"
         )
         self._has_agg = False
+        self._bulk: FileStageStats | None = None  # set by append_file
+        self._bulk_contiguous = False
+        self._bulk_ids: set[str] | None = None
 
     def append(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Stage rows with columns meter_id, ts, energy_kwh, line."""
+        if self._bulk is not None:
+            raise StoreError("this stage holds a bulk-loaded file; start a new stage")
         self._has_agg = False
         self._con.register("_incoming", batch)
         try:
@@ -567,6 +652,69 @@ class DuckDBStaged:
             )
         finally:
             self._con.unregister("_incoming")
+
+    def append_file(self, path: str, *, fmt: Literal["csv", "parquet"]) -> FileStageStats:
+        """Stage a canonical CSV or Parquet file with DuckDB's own reader.
+
+        The bulk path: DuckDB parses the file in parallel straight into the
+        stage, then one windowed pass checks it (missing or non-finite values,
+        timestamps without an offset, time going backwards within a meter) and
+        finds each meter's interval. Rows staged this way have no line number;
+        a caller that needs to name a line parses the file itself.
+        """
+        from bitgoeul.store import FileStageStats
+
+        if self.row_count():
+            raise StoreError("append_file needs an empty stage: it replaces the staging table")
+        con = self._con
+        con.execute(f"DROP TABLE {self._name}")
+        if fmt == "csv":
+            scan = (
+                "SELECT meter_id, TRY_CAST(ts AS TIMESTAMPTZ) AS ts, "
+                "TRY_CAST(energy_kwh AS DOUBLE) AS energy_kwh, NULL::BIGINT AS line, "
+                "((ts[-6] IN ('+', '-') AND ts[-3] = ':') OR ts[-1] = 'Z') "
+                "AND TRY_CAST(energy_kwh AS DOUBLE) IS NOT NULL AS ok "
+                "FROM read_csv($path, header = true, auto_detect = false, delim = ',', "
+                "quote = '\"', escape = '\"', "
+                "columns = {'meter_id': 'VARCHAR', 'ts': 'VARCHAR', 'energy_kwh': 'VARCHAR'})"
+            )
+        else:
+            scan = (
+                "SELECT meter_id::VARCHAR AS meter_id, ts::TIMESTAMPTZ AS ts, "
+                "energy_kwh::DOUBLE AS energy_kwh, NULL::BIGINT AS line, true AS ok "
+                "FROM read_parquet($path)"
+            )
+        try:
+            con.execute(f"CREATE TEMP TABLE {self._name} AS {scan}", {"path": path})
+        except duckdb.Error:
+            # Unreadable as canonical (ragged rows, wrong types): let the caller parse it.
+            con.execute(
+                f"CREATE TEMP TABLE {self._name} (meter_id VARCHAR, ts TIMESTAMPTZ, "
+                "energy_kwh DOUBLE, line BIGINT, ok BOOLEAN)"
+            )
+            return FileStageStats(rows=0, clean=False, ordered=False, interval_s={})
+        rows = con.execute(
+            f"""WITH d AS (
+                    SELECT rowid AS r, meter_id, ts, energy_kwh, ok, lag(ts) OVER w AS prev
+                    FROM {self._name} WINDOW w AS (PARTITION BY meter_id ORDER BY rowid))
+                SELECT meter_id, count(*),
+                       count(*) FILTER (WHERE meter_id IS NULL OR ts IS NULL OR NOT ok
+                                        OR energy_kwh IS NULL OR NOT isfinite(energy_kwh)),
+                       count(*) FILTER (WHERE ts <= prev),
+                       mode((epoch_us(ts) - epoch_us(prev)) // 1000000) FILTER (WHERE ts > prev),
+                       max(r) - min(r) + 1 = count(*)
+                FROM d GROUP BY meter_id"""
+        ).fetchall()
+        self._has_agg = False
+        self._bulk_contiguous = all(r[5] for r in rows)
+        self._bulk_ids = {r[0] for r in rows if r[0] is not None}
+        self._bulk = FileStageStats(
+            rows=sum(int(r[1]) for r in rows),
+            clean=bool(rows) and not any(r[2] for r in rows),
+            ordered=not any(r[3] for r in rows),
+            interval_s={r[0]: int(r[4]) for r in rows if r[0] is not None and r[4] is not None},
+        )
+        return self._bulk
 
     def add_register_readings(self, table: pa.Table) -> None:
         """Keep raw register values (meter_id, ts, value) to store with the batch."""
@@ -593,6 +741,8 @@ class DuckDBStaged:
 
     def meter_ids(self) -> list[str]:
         """Distinct meter ids staged, sorted."""
+        if self._bulk_ids is not None:
+            return sorted(self._bulk_ids)
         rows = self._con.execute(
             f"SELECT DISTINCT meter_id FROM {self._name} ORDER BY 1"
         ).fetchall()
@@ -619,16 +769,35 @@ class DuckDBStaged:
             "UNION ALL SELECT meter_id, meter_key FROM _planned"
         )
         con.unregister("_planned")
-        missing = con.execute(
-            f"SELECT DISTINCT meter_id FROM {self._name} ANTI JOIN {self._keys} USING (meter_id) "
-            "LIMIT 5"
-        ).fetchall()
+        if self._bulk_ids is not None:
+            stored = self._store.find_meters(self._bulk_ids)
+            missing = sorted(self._bulk_ids - set(stored) - set(planned))[:5]
+        else:
+            missing = [
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT meter_id FROM {self._name} "
+                    f"ANTI JOIN {self._keys} USING (meter_id) LIMIT 5"
+                ).fetchall()
+            ]
         if missing:
             raise StoreError(
                 f"staged readings name meters that neither exist nor were declared: "
-                f"{', '.join(r[0] for r in missing)}"
+                f"{', '.join(missing)}"
             )
-        con.execute(f"DROP TABLE IF EXISTS {self._agg}")
+        self._drop_agg()
+        if self._bulk is not None:
+            if not (self._bulk.clean and self._bulk.ordered):
+                raise StoreError("the bulk-loaded file needs line-by-line parsing; discard stage")
+            # Strictly increasing per meter, so no duplicates: a view, not a second copy.
+            con.execute(
+                f"""CREATE TEMP VIEW {self._agg} AS
+                    SELECT k.meter_key, s.ts, s.energy_kwh, s.energy_kwh AS max_kwh, 1 AS n,
+                           s.line, s.rowid AS file_order
+                    FROM {self._name} s JOIN {self._keys} k USING (meter_id)"""
+            )
+            self._has_agg = True
+            return
         # One pass groups exact repeats, exposes conflicting ones and sorts by meter and
         # time, so the final insert writes rows in zone-map friendly order.
         con.execute(
@@ -640,8 +809,14 @@ class DuckDBStaged:
         )
         self._has_agg = True
 
+    def _drop_agg(self) -> None:
+        kind = "VIEW" if self._bulk is not None else "TABLE"
+        self._con.execute(f"DROP {kind} IF EXISTS {self._agg}")
+
     def conflicting_duplicates(self, limit: int | None = 20) -> list[dict[str, Any]]:
         """(meter, interval) pairs staged more than once with different values."""
+        if self._bulk is not None and self._bulk.ordered:
+            return []  # strictly increasing per meter: no interval twice
         self._aggregate()
         cur = self._con.execute(
             f"""SELECT k.meter_id, a.ts, list(s.line ORDER BY s.line) AS lines,
@@ -667,8 +842,9 @@ class DuckDBStaged:
     def _overlap_exists(self) -> bool:
         row = _one(
             self._con.execute(
-                f"""WITH spans AS (SELECT meter_key, min(ts) lo, max(ts) hi FROM {self._agg}
-                               GROUP BY meter_key)
+                f"""WITH spans AS (SELECT k.meter_key, s.lo, s.hi
+                               FROM (SELECT meter_id, min(ts) lo, max(ts) hi FROM {self._name}
+                                     GROUP BY meter_id) s JOIN {self._keys} k USING (meter_id))
                 SELECT EXISTS (SELECT 1 FROM reading r JOIN spans s
                                ON r.meter_key = s.meter_key AND r.ts BETWEEN s.lo AND s.hi)"""
             )
@@ -711,12 +887,15 @@ class DuckDBStaged:
 
         self._aggregate()
         con = self._con
-        dup = _one(
-            con.execute(
-                f"SELECT count(*) FILTER (WHERE energy_kwh <> max_kwh), coalesce(sum(n - 1), 0), "
-                f"count(*), coalesce(sum(n), 0) FROM {self._agg}"
+        if self._bulk is not None:
+            dup: tuple[Any, ...] | None = (0, 0, self._bulk.rows, self._bulk.rows)
+        else:
+            dup = _one(
+                con.execute(
+                    f"SELECT count(*) FILTER (WHERE energy_kwh <> max_kwh), "
+                    f"coalesce(sum(n - 1), 0), count(*), coalesce(sum(n), 0) FROM {self._agg}"
+                )
             )
-        )
         if dup is None or dup[0]:
             raise StoreError("conflicting duplicates are still staged; resolve them before merge")
         duplicates, distinct_rows, rows_in = int(dup[1]), int(dup[2]), int(dup[3])
@@ -724,7 +903,16 @@ class DuckDBStaged:
         conflicts: list[dict[str, Any]] = []
         unchanged = 0
         if overlap:
-            conflicts = self.stored_conflicts(limit=None)
+            # One join counts both; the conflicting rows are fetched only if there are any.
+            row = _one(
+                con.execute(
+                    f"SELECT count(*) FILTER (WHERE r.energy_kwh = a.energy_kwh), "
+                    f"count(*) FILTER (WHERE r.energy_kwh <> a.energy_kwh) "
+                    f"FROM {self._agg} a JOIN reading r USING (meter_key, ts)"
+                )
+            )
+            unchanged, differing = (int(row[0]), int(row[1])) if row else (0, 0)
+            conflicts = self.stored_conflicts(limit=None) if differing else []
             if conflicts and on_conflict == "refuse":
                 first = conflicts[0]
                 raise ConflictError(
@@ -733,21 +921,17 @@ class DuckDBStaged:
                     f"{first['old_energy_kwh']} kWh, new {first['new_energy_kwh']} kWh; "
                     "nothing was written (use --on-conflict correct to apply corrections)",
                     source=source,
-                    line=int(first["line"]),
+                    line=int(first["line"]) if first["line"] is not None else None,
                     field="energy_kwh",
                 )
-            row = _one(
-                con.execute(
-                    f"SELECT count(*) FROM {self._agg} a JOIN reading r USING (meter_key, ts) "
-                    "WHERE r.energy_kwh = a.energy_kwh"
-                )
-            )
-            unchanged = int(row[0]) if row else 0
         inserted = distinct_rows - unchanged - len(conflicts)
         registers = pa.concat_tables(self._registers) if self._registers else None
         keys = dict(con.execute(f"SELECT meter_id, meter_key FROM {self._keys}").fetchall())
         existing = self._store.find_meters(self._new_meters)
 
+        # Rows go in sorted by meter and time so zone maps prune range queries; a file
+        # already in that order keeps its order without a sort.
+        order = "file_order" if self._bulk is not None and self._bulk_contiguous else "1, 2"
         con.execute("BEGIN TRANSACTION")
         try:
             for org in self._new_orgs:
@@ -762,9 +946,14 @@ class DuckDBStaged:
                     "ON CONFLICT DO NOTHING",
                     [site.site_id, site.org_id, site.name, site.timezone],
                 )
-            for meter_id, meter in self._new_meters.items():
-                if meter_id not in existing:
-                    self._store._write_meter(meter, key=int(keys[meter_id]))
+            fresh = [m for m in self._new_meters.values() if m.meter_id not in existing]
+            if fresh:  # one INSERT for all new meters: one per meter took 2 s for 1,000
+                con.register("_meters", _meters_table(fresh, keys))
+                con.execute(
+                    f"INSERT INTO meter (meter_key, {_METER_COLUMNS}) "
+                    f"SELECT meter_key, {_METER_COLUMNS} FROM _meters"
+                )
+                con.unregister("_meters")
             row = _one(con.execute("SELECT nextval('batch_id_seq')"))
             batch_id = int(row[0]) if row else 0
             con.execute(
@@ -782,12 +971,13 @@ class DuckDBStaged:
                 ],
             )
             if overlap:
-                con.execute(
-                    f"""INSERT INTO reading
-                        SELECT a.meter_key, a.ts, a.energy_kwh, $1 FROM {self._agg} a
-                        ANTI JOIN reading r USING (meter_key, ts) ORDER BY a.meter_key, a.ts""",
-                    [batch_id],
-                )
+                if inserted:  # a pure re-ingest has nothing new: skip the anti-join
+                    con.execute(
+                        f"""INSERT INTO reading
+                            SELECT a.meter_key, a.ts, a.energy_kwh, $1 FROM {self._agg} a
+                            ANTI JOIN reading r USING (meter_key, ts) ORDER BY {order}""",
+                        [batch_id],
+                    )
                 if conflicts:
                     con.execute(
                         f"""INSERT INTO correction
@@ -805,7 +995,8 @@ class DuckDBStaged:
                     )
             else:
                 con.execute(
-                    f"INSERT INTO reading SELECT meter_key, ts, energy_kwh, $1 FROM {self._agg}",
+                    f"INSERT INTO reading SELECT meter_key, ts, energy_kwh, $1 FROM {self._agg} "
+                    f"ORDER BY {order}",
                     [batch_id],
                 )
             if registers is not None and registers.num_rows:
@@ -860,7 +1051,8 @@ class DuckDBStaged:
 
     def close(self) -> None:
         """Drop the staging tables."""
-        for name in (self._name, self._agg, self._keys):
+        self._drop_agg()
+        for name in (self._name, self._keys):
             self._con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def __enter__(self) -> DuckDBStaged:
