@@ -7,7 +7,10 @@ The whole tree::
     │   └── ConflictError         a reading contradicts a stored one and corrections were refused
     ├── StoreError                the store cannot be opened, migrated or written
     │   └── SchemaVersionError    the store was written by a newer Bitgoeul
-    └── NotFoundError             an organisation, site or meter does not exist
+    ├── NotFoundError             an organisation, site or meter does not exist
+    └── TariffError               a tariff file is invalid, or the tariff data cannot bill a
+                                  request (unknown contract, dates outside the data, a value
+                                  the data mark as missing)
 
 Non-fatal data problems are not exceptions: they come back as
 :class:`bitgoeul.model.DataIssue` records.
@@ -22,6 +25,7 @@ __all__ = [
     "NotFoundError",
     "SchemaVersionError",
     "StoreError",
+    "TariffError",
 ]
 
 
@@ -88,3 +92,14 @@ class SchemaVersionError(StoreError):
 
 class NotFoundError(BitgoeulError):
     """An organisation, site or meter that was asked for does not exist."""
+
+
+class TariffError(BitgoeulError):
+    """The tariff data cannot answer a billing request, or a tariff file is invalid.
+
+    Raised for an unknown contract key, a period that starts before the data
+    (or reaches a value the data mark as missing), a period the chosen
+    function cannot bill (a demand-charged contract without interval data),
+    and a tariff TOML file that does not follow the documented layout (the
+    message names the file and the entry).
+    """
