@@ -6,7 +6,8 @@ ZSTD, from :mod:`bitgoeul.synthetic`):
 * bulk ingest with :func:`bitgoeul.services.ingest.ingest_file` into a fresh store
   against raw DuckDB ``COPY`` / ``INSERT ... SELECT * FROM read_parquet`` into a
   bare table, each in a child process (wall time and peak RSS);
-* where our ingest spends its time, phase by phase and SQL statement by statement;
+* where our ingest spends its time (SQL statement by statement, and the rest), for
+  both loaders: the bulk reader of clean canonical files and the line parser;
 * an idempotent re-ingest of the same CSV;
 * daily and hourly per-meter rollups in Asia/Seoul: ``rollup_all`` against a
   hand-written DuckDB query on the raw table and Polars ``group_by_dynamic``;
@@ -35,7 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,104 +151,30 @@ class _TimedConnection:
 
 
 def _child_phases(spec: dict[str, Any]) -> dict[str, Any]:
-    """Replay the service's steps for a plain interval-energy file, timing each.
+    """Run the real ``ingest_file`` with every SQL statement timed.
 
-    Mirrors ``bitgoeul.services.ingest._ingest_parsed`` for sources without
-    registers or conflicting duplicates (the synthetic files).
+    ``spec["bulk"]`` picks the loader: the store's bulk reader (the path a clean
+    canonical file takes) or the line parser (the path of every other file, and
+    of a canonical file the bulk reader hands back). What is not SQL is Python:
+    parsing and checks in the parser path, sha256 and bookkeeping in both.
     """
-    from dataclasses import replace
-
-    from bitgoeul.ingest.csv import CsvOptions, read_csv
-    from bitgoeul.ingest.frames import read_parquet
-    from bitgoeul.ingest.normalise import infer_interval_s, values_to_energy
-    from bitgoeul.model import Organisation, Site
-    from bitgoeul.services.ingest import MeterDefaults, _meter_for, _sha256
+    from bitgoeul.services.ingest import ingest_file
     from bitgoeul.store import open_store
 
-    phases: dict[str, float] = {}
     sql: dict[str, list[float]] = {}
-
-    def add(name: str, seconds: float) -> None:
-        phases[name] = phases.get(name, 0.0) + seconds
-
     store = open_store(spec["store"])
     store._con = _TimedConnection(store._con, sql)  # type: ignore[assignment]
-    source = Path(spec["source"])
-    t_all = time.perf_counter()
-
     t0 = time.perf_counter()
-    zones = {s.meter.meter_id: s.meter.timezone for s in store.list_meters()}
-    options = replace(CsvOptions(), meter_zones=zones)
-    add("0 options: list_meters() for zones", time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
-    parsed = read_csv(source, options) if spec["fmt"] == "csv" else read_parquet(source, options)
-    add("1 parse (Arrow reader + vectorised checks)", time.perf_counter() - t0)
-    staged = store.stage()
-    batches: Iterator[Any] = parsed.iter_batches()
-    while True:
-        t0 = time.perf_counter()
-        try:
-            batch = next(batches)
-        except StopIteration:
-            add("1 parse (Arrow reader + vectorised checks)", time.perf_counter() - t0)
-            break
-        add("1 parse (Arrow reader + vectorised checks)", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        hints = parsed.meters
-        unknown = {m for m, h in hints.items() if h.interval_s is None}
-        if unknown:
-            for meter_id, step in infer_interval_s(batch).items():
-                if meter_id in unknown:
-                    hints[meter_id].interval_s = step
-        add("2a normalise: infer_interval_s", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        energy = values_to_energy(batch, hints, parsed.source)
-        add("2b normalise: values_to_energy", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        staged.append(energy)
-        add("3 stage: INSERT into TEMP table", time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
-    sha = _sha256(source)
-    add("4 sha256 of the file", time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
-    defaults = MeterDefaults()
-    existing = store.find_meters(parsed.meters)
-    new = [_meter_for(h, defaults) for m, h in parsed.meters.items() if m not in existing]
-    if new:
-        staged.add_meters(
-            new,
-            orgs=[Organisation(defaults.org_id, name=defaults.org_id)],
-            sites=[Site(defaults.site_id, defaults.org_id, timezone=defaults.timezone)],
-        )
-    add("5 declare meters", time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
-    dupes = staged.conflicting_duplicates(limit=None)
-    add("6 aggregate/dedup: _aggregate + conflicting_duplicates", time.perf_counter() - t0)
-    if dupes:
-        raise RuntimeError("the synthetic files have no conflicting duplicates")
-
-    t0 = time.perf_counter()
-    result = staged.merge(
-        source=parsed.source, sha256=sha, on_conflict="refuse", issues=[], skipped_rows=0
-    )
-    add("7 merge/commit (meters, INSERT INTO reading, COMMIT)", time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    staged.close()
-    add("8 drop staging tables", time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    store.connection.execute("CHECKPOINT")
-    add("9 CHECKPOINT", time.perf_counter() - t0)
-    total = time.perf_counter() - t_all
+    report = ingest_file(spec["source"], store, bulk=spec["bulk"])
+    total = time.perf_counter() - t0
     store.close()
     top = sorted(sql.items(), key=lambda kv: -kv[1][1])[:10]
+    in_sql = sum(v[1] for v in sql.values())
     return {
         "total_seconds": total,
-        "inserted": result.inserted,
-        "phases": dict(sorted(phases.items())),
+        "loader": report.loader,
+        "inserted": report.inserted,
+        "phases": {"SQL (DuckDB)": in_sql, "Python (parse, checks, sha256, glue)": total - in_sql},
         "sql_top": [{"sql": k, "calls": int(v[0]), "seconds": v[1]} for k, v in top],
         "peak_rss": _peak_rss_bytes(),
     }
@@ -351,16 +278,20 @@ def bench_reingest(csv: Path, store: Path, repeat: int) -> dict[str, Any]:
 
 
 def bench_phases(files: dict[str, Path], work: Path, populated: Path) -> dict[str, Any]:
-    """Phase timings of a fresh CSV and Parquet ingest, and of a CSV re-ingest."""
-    out = {}
-    for fmt, source in files.items():
-        store = work / f"phases_{fmt}.duckdb"
+    """Where the time goes: each loader on a fresh store, and a CSV re-ingest."""
+    out: dict[str, Any] = {}
+    runs = [
+        (f"{fmt} {loader}", source, work / f"phases_{fmt}_{loader}.duckdb", loader == "bulk")
+        for fmt, source in files.items()
+        for loader in ("bulk", "parser")
+    ]
+    for name, source, store, bulk in runs:
         _remove_store(store)
-        spec = {"mode": "phases", "source": str(source), "store": str(store), "fmt": fmt}
-        out[fmt] = run_child(spec)
+        spec = {"mode": "phases", "source": str(source), "store": str(store), "bulk": bulk}
+        out[name] = run_child(spec)
         _remove_store(store)
-        print(f"  phases {fmt}: {out[fmt]['total_seconds']:.2f} s", flush=True)
-    spec = {"mode": "phases", "source": str(files["csv"]), "store": str(populated), "fmt": "csv"}
+        print(f"  phases {name}: {out[name]['total_seconds']:.2f} s", flush=True)
+    spec = {"mode": "phases", "source": str(files["csv"]), "store": str(populated), "bulk": True}
     out["csv re-ingest"] = run_child(spec)
     print(f"  phases csv re-ingest: {out['csv re-ingest']['total_seconds']:.2f} s", flush=True)
     return out
@@ -597,7 +528,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     cells = [f"{r['total_seconds']:.2f}" for r in results["phases"].values()]
     lines.append("| total | " + " | ".join(cells) + " |")
-    for name in ("csv", "csv re-ingest"):
+    for name in ("csv bulk", "csv parser", "csv re-ingest"):
         lines += ["", f"Slowest SQL statements, {name}:", ""]
         lines += ["| seconds | calls | statement (start) |", "| --- | --- | --- |"]
         for st in results["phases"][name]["sql_top"][:8]:
