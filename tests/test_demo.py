@@ -15,6 +15,8 @@ from tests.conftest import digest_files
 from bitgoeul.demo import (
     DEFAULT_STORE_NAME,
     GREEN_BUTTON_FILE,
+    HOUSEHOLD_FILE,
+    HOUSEHOLD_METER_ID,
     JEJU_FILES,
     JEJU_METER_ID,
     DemoResult,
@@ -60,8 +62,10 @@ def test_sample_files_are_byte_identical_copies_of_the_shared_data(shared_data: 
     originals = {name: shared_data / JEJU_SHARED / name for name in JEJU_FILES}
     originals[GREEN_BUTTON_FILE] = shared_data / GREEN_BUTTON_SHARED / GREEN_BUTTON_FILE
     with sample_files() as paths:
-        assert sorted(paths) == sorted(originals)
+        assert sorted(paths) == sorted([*originals, HOUSEHOLD_FILE])
         for name, packaged in paths.items():
+            if name == HOUSEHOLD_FILE:
+                continue  # derived, not copied: see the next test
             assert (
                 hashlib.sha256(packaged.read_bytes()).hexdigest()
                 == hashlib.sha256(originals[name].read_bytes()).hexdigest()
@@ -71,6 +75,50 @@ def test_sample_files_are_byte_identical_copies_of_the_shared_data(shared_data: 
         assert name in attribution
     for credit in ("Korea Power Exchange", "공공누리", "Green Button Alliance", "Apache"):
         assert credit in attribution
+
+
+def test_household_sample_is_the_london_meter_re_dated_by_whole_weeks(shared_data: Path) -> None:
+    import pyarrow.parquet as pq
+
+    original = pd.read_csv(
+        shared_data / "uk_lcl_london_smartmeter" / "MAC000060_halfhourly.csv.gz",
+        index_col=0,
+        parse_dates=True,
+    ).iloc[:, 0]
+    with sample_files() as paths:
+        sample = pq.read_table(paths[HOUSEHOLD_FILE]).to_pandas()
+        attribution = (paths[HOUSEHOLD_FILE].parent / "ATTRIBUTION.md").read_text("utf-8")
+    assert HOUSEHOLD_FILE in attribution and "Low Carbon London" in attribution
+    assert set(sample["meter_id"]) == {HOUSEHOLD_METER_ID}
+    local = pd.DatetimeIndex(sample["ts"]).tz_convert("Asia/Seoul").tz_localize(None)
+    back = local - pd.Timedelta(weeks=678)
+    assert (back.day_of_week == local.day_of_week).all()
+    assert list(sample["energy_kwh"]) == list(original.loc[back])
+    assert back[0] == original.index[0] and local[-1] == pd.Timestamp("2026-11-14 23:30")
+
+
+def test_demo_bills_the_household_cycle_in_progress(demo: tuple[DemoResult, str]) -> None:
+    result, output = demo
+    bill = result.bill
+    assert bill is not None and bill.meter_id == HOUSEHOLD_METER_ID and not bill.complete
+    assert (bill.cycle.start.isoformat(), bill.cycle.end.isoformat()) == (
+        "2026-11-01",
+        "2026-11-30",
+    )
+    store = open_store(str(result.store_path), read_only=True)
+    try:
+        nov = store.connection.sql(
+            """SELECT sum(energy_kwh) FROM reading JOIN meter USING (meter_key)
+               WHERE meter_id = $m AND ts >= TIMESTAMPTZ '2026-11-01 00:00+09'""",
+            params={"m": HOUSEHOLD_METER_ID},
+        ).fetchall()[0][0]
+    finally:
+        store.close()
+    assert bill.energy_kwh == pytest.approx(nov)
+    assert bill.forecast is not None and bill.forecast.bills["p50"].total_won > bill.bill.total_won
+    assert f"{bill.bill.total_won:,}" in output and "month-end forecast" in output
+    report = result.report_path.read_text(encoding="utf-8")
+    assert "Tier bands" in report and f"{bill.forecast.bills['p50'].total_won:,}" in report
 
 
 def test_demo_store_holds_every_jeju_hour_with_the_files_exact_energy(

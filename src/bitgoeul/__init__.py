@@ -1,7 +1,7 @@
 """Bitgoeul (빛고을): an open energy big-data platform.
 
 The public API: open a store, ingest meter data, and ask for usage, quality,
-peaks, standby power and load profiles.
+peaks, standby power, load profiles and KEPCO bills with their month-end forecast.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from bitgoeul.errors import (
     NotFoundError,
     SchemaVersionError,
     StoreError,
+    TariffError,
 )
 from bitgoeul.ingest.csv import CsvOptions
 from bitgoeul.model import DataIssue, Measurement, Meter, MeterKind, Organisation, Site
 from bitgoeul.services import (
     IngestReport,
+    MeterBill,
     MeterDefaults,
     UsagePeriod,
+    bill_meter,
+    calculate_bill,
     compare_usage,
     ingest_file,
     ingest_files,
@@ -46,6 +50,7 @@ __all__ = [
     "IngestReport",
     "Measurement",
     "Meter",
+    "MeterBill",
     "MeterDefaults",
     "MeterKind",
     "MeterStore",
@@ -54,7 +59,10 @@ __all__ = [
     "SchemaVersionError",
     "Site",
     "StoreError",
+    "TariffError",
     "UsagePeriod",
+    "bill_meter",
+    "calculate_bill",
     "compare_usage",
     "ingest_file",
     "ingest_files",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -16,11 +17,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from bitgoeul import __version__
 from bitgoeul.errors import BitgoeulError, IngestError, StoreError
 from bitgoeul.ingest.csv import CsvOptions
 from bitgoeul.model import Measurement, MeterKind
+from bitgoeul.render import bill_table, print_meter_bill
 from bitgoeul.services import (
     IngestReport,
     MeterDefaults,
@@ -536,6 +539,99 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return str(value)
+
+
+# -- bill ----------------------------------------------------------------------------
+class _BillGroup(TyperGroup):
+    """``bitgoeul bill METER`` is short for ``bitgoeul bill show METER``."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "show", self.get_command(ctx, "show"), args
+        return super().resolve_command(ctx, args)
+
+
+bill_app = typer.Typer(
+    cls=_BillGroup,
+    help="KEPCO bills: `bill calc` for a kWh figure, `bill METER` for a stored meter's cycle.",
+    no_args_is_help=True,
+)
+app.add_typer(bill_app, name="bill")
+
+TariffOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--tariff-file",
+        help="Extra tariff file (TOML) adding to or overriding the packaged tariffs; repeatable.",
+        show_default=False,
+    ),
+]
+
+
+@bill_app.command("calc")
+def bill_calc(
+    kwh: Annotated[float, typer.Option("--kwh", help="Energy used in the period [kWh].")],
+    start: Annotated[str, typer.Option(help="First day of the billing period, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day of the period (inclusive), YYYY-MM-DD.")],
+    contract: Annotated[
+        str, typer.Option(help="Contract: residential-low (주택용 저압) or residential-high.")
+    ] = "residential-low",
+    tariff_file: TariffOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute a KEPCO bill for a usage and a billing period, without a stored meter."""
+    from bitgoeul.services.billing import calculate_bill
+
+    try:
+        first, last = _date(start, "--start"), _date(end, "--end")
+        if first is None or last is None:
+            raise ValueError("--start and --end are both needed")
+        bill = calculate_bill(
+            Decimal(str(kwh)), first, last, contract=contract, tariff_files=tariff_file or ()
+        )
+    except (BitgoeulError, ValueError) as exc:
+        _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
+    if as_json:
+        _print_json(bill.to_dict())
+        return
+    console.print(bill_table(bill, title=f"{bill.contract}: {kwh:,.3f} kWh"))
+
+
+@bill_app.command("show")
+def bill_show(
+    meter: Annotated[str, typer.Argument(help="Meter id.")],
+    cycle: Annotated[
+        str | None,
+        typer.Option(help="Bill month YYYY-MM (month of the closing reading) [default: latest]."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Treat days from this local date on as not yet measured, YYYY-MM-DD."),
+    ] = None,
+    tariff_file: TariffOpt = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a stored meter's bill for a cycle, and the month-end forecast of one in progress."""
+    from bitgoeul.services.billing import bill_meter
+
+    db = _open(store, read_only=True)
+    try:
+        result = bill_meter(
+            db,
+            meter,
+            cycle=cycle,
+            as_of=_date(as_of, "--as-of"),
+            tariff_files=tariff_file or (),
+        )
+    except (BitgoeulError, ValueError) as exc:
+        db.close()
+        _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
+    db.close()
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    print_meter_bill(console, result)
 
 
 # -- demo ----------------------------------------------------------------------------

@@ -7,7 +7,12 @@
   2022 from the Korea Power Exchange (KPX), two CSV files with Korean headers,
   hour-ending 1..24 KST and values in MWh, ingested as meter ``jeju-kpx``;
 - a Green Button (ESPI) sample export of 15-minute household data from the
-  Green Button Alliance, whose meter id comes from the file.
+  Green Button Alliance, whose meter id comes from the file;
+- one London household's real half-hourly use (Low Carbon London, meter
+  MAC000060), re-dated by whole weeks to 2024-12 .. 2026-11 so the current KEPCO
+  tariff applies, ingested as ``demo-household`` on the residential low-voltage
+  contract with meter-reading day 1 and billed: the bill of the cycle in
+  progress, its month-end P10/P50/P90, the tier bounds it may cross and when.
 
 It ingests them through :mod:`bitgoeul.services` with a progress display,
 prints what the store holds (meters, the monthly comparison 2022 vs 2021, peak
@@ -44,6 +49,7 @@ from rich.table import Table
 from bitgoeul.analytics.profile import DAY_TYPES
 from bitgoeul.errors import StoreError
 from bitgoeul.ingest.csv import CsvOptions
+from bitgoeul.render import print_meter_bill
 from bitgoeul.report import (
     DAY_TYPE_LABELS,
     DataSource,
@@ -63,6 +69,7 @@ from bitgoeul.services import (
     meter_quality,
     meter_standby,
 )
+from bitgoeul.services.billing import MeterBill, bill_meter
 from bitgoeul.store import MeterStore, open_store
 
 __all__ = ["DemoResult", "run_demo", "sample_files"]
@@ -73,6 +80,9 @@ JEJU_METER_ID = "jeju-kpx"
 """Meter id of the KPX Jeju island system in the demo store."""
 JEJU_FILES = ("jeju_DMND_time_2021.csv", "jeju_DMND_time_2022.csv")
 GREEN_BUTTON_FILE = "espi_gba_test_usage_data_15min.xml"
+HOUSEHOLD_FILE = "household_lcl_mac000060_redated.parquet"
+HOUSEHOLD_METER_ID = "demo-household"
+"""Meter id of the re-dated London household billed by the demo."""
 GREEN_BUTTON_TIMEZONE = "America/New_York"
 """The sample's LocalTimeParameters: UTC-05:00 with US daylight-saving rules
 (dstStartRule 360E2000, second Sunday of March; dstEndRule B40E2000, first Sunday
@@ -93,6 +103,14 @@ SAMPLE_SOURCES: tuple[DataSource, ...] = (
         "2013-2018 EnergyOS.org",
         licence="Apache License 2.0",
         url="https://github.com/GreenButtonAlliance/OpenESPI-GreenButton-Java",
+    ),
+    DataSource(
+        name="Low Carbon London smart meter MAC000060, half-hourly, re-dated by 678 weeks "
+        "to 2024-12 .. 2026-11 (values unchanged)",
+        attribution="Contains data from UK Power Networks' Low Carbon London project, "
+        "London Datastore",
+        licence="UK Open Government Licence / CC BY (as listed on the London Datastore)",
+        url="https://data.london.gov.uk",
     ),
 )
 """Attribution of the bundled samples, shown in the report's footer."""
@@ -116,6 +134,9 @@ class DemoResult:
         Data-quality findings per meter [count].
     seconds : float
         Wall-clock time of the whole demo [s].
+    bill : MeterBill or None
+        The household's current billing cycle: bill so far, month-end
+        forecast, tier crossings.
     """
 
     store_path: Path
@@ -124,6 +145,7 @@ class DemoResult:
     readings: dict[str, int] = field(default_factory=dict)
     findings: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    bill: MeterBill | None = None
 
 
 @contextlib.contextmanager
@@ -137,18 +159,21 @@ def sample_files() -> Iterator[dict[str, Path]]:
     --------
     >>> with sample_files() as paths:
     ...     sorted(paths)
-    ['espi_gba_test_usage_data_15min.xml', 'jeju_DMND_time_2021.csv', 'jeju_DMND_time_2022.csv']
+    ['espi_gba_test_usage_data_15min.xml', 'household_lcl_mac000060_redated.parquet', \
+'jeju_DMND_time_2021.csv', 'jeju_DMND_time_2022.csv']
     """
     folder = resources.files("bitgoeul").joinpath(*_SAMPLE_DIR)
     with contextlib.ExitStack() as stack:
         yield {
             name: stack.enter_context(resources.as_file(folder.joinpath(name)))
-            for name in (*JEJU_FILES, GREEN_BUTTON_FILE)
+            for name in (*JEJU_FILES, GREEN_BUTTON_FILE, HOUSEHOLD_FILE)
         }
 
 
 def _is_demo_meter(meter_id: str) -> bool:
-    return meter_id == JEJU_METER_ID or meter_id.startswith(Path(GREEN_BUTTON_FILE).stem + ".")
+    return meter_id in (JEJU_METER_ID, HOUSEHOLD_METER_ID) or meter_id.startswith(
+        Path(GREEN_BUTTON_FILE).stem + "."
+    )
 
 
 def _discard_old_store(path: Path) -> None:
@@ -199,6 +224,13 @@ def _ingest_samples(
             paths[GREEN_BUTTON_FILE],
             None,
             MeterDefaults(site_id="green-button-sample", timezone=GREEN_BUTTON_TIMEZONE),
+        )
+    )
+    jobs.append(
+        (
+            paths[HOUSEHOLD_FILE],
+            None,
+            MeterDefaults(site_id="household", reading_day=1, contract_class="residential-low"),
         )
     )
     reports: list[IngestReport] = []
@@ -474,6 +506,14 @@ def run_demo(
             console.print()
         quality, findings = _quality_table(store, meter_ids)
         console.print(quality)
+        console.print()
+        console.rule(
+            "[bold]이번 달 전기요금 / This cycle's KEPCO bill[/]: a real London household, "
+            "re-dated to 2026 and billed as a Korean 주택용 저압 customer",
+            align="left",
+        )
+        household_bill = bill_meter(store, HOUSEHOLD_METER_ID)
+        print_meter_bill(console, household_bill)
         readings = {
             s.meter.meter_id: s.reading_count
             for s in list_meters(store)
@@ -485,6 +525,7 @@ def run_demo(
             report_file,
             title="빛고을 데모 리포트 / Bitgoeul demo report",
             sources=SAMPLE_SOURCES,
+            bills={HOUSEHOLD_METER_ID: household_bill},
         )
     finally:
         store.close()
@@ -502,4 +543,5 @@ def run_demo(
         readings=readings,
         findings=findings,
         seconds=seconds,
+        bill=household_bill,
     )

@@ -29,7 +29,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from bitgoeul.services import (
     meter_standby,
     usage,
 )
+from bitgoeul.services.billing import MeterBill
 from bitgoeul.store import MeterStore, MeterSummary
 
 __all__ = [
@@ -417,6 +418,157 @@ def _profile_chart(data: _MeterFigures, div_id: str) -> str:
 _EMPTY = '<p class="empty">자료 없음 / No data</p>'
 
 
+def _bill_chart(bill: MeterBill, div_id: str) -> str:
+    """Cumulative cycle energy: measured, then the P10-P90 band, against the tier bounds."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    forecast = bill.forecast
+    if forecast is None:
+        return _EMPTY
+    daily = forecast.energy.daily
+    x = [d.isoformat() for d in daily.index]
+    measured = daily["status"].to_numpy() == "observed"
+    cum = {q: daily[f"{q}_kwh"].cumsum().round(3).tolist() for q in ("p10", "p50", "p90")}
+    last = int(measured.nonzero()[0].max()) if measured.any() else -1
+    ahead = slice(max(last, 0), None)
+    fig.add_scatter(
+        x=x[ahead],
+        y=cum["p90"][ahead],
+        mode="lines",
+        line={"width": 0},
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    fig.add_scatter(
+        x=x[ahead],
+        y=cum["p10"][ahead],
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        fillcolor="rgba(245,158,11,.22)",
+        name="P10–P90",
+        hovertemplate="P10 %{y:,.0f} kWh<extra></extra>",
+    )
+    fig.add_scatter(
+        x=x[ahead],
+        y=cum["p50"][ahead],
+        mode="lines",
+        line={"color": "#b45309", "dash": "dash", "width": 2},
+        name="예측 P50 / forecast",
+        hovertemplate="P50 %{y:,.0f} kWh<extra></extra>",
+    )
+    if last >= 0:
+        fig.add_scatter(
+            x=x[: last + 1],
+            y=cum["p50"][: last + 1],
+            mode="lines+markers",
+            line={"color": "#1d4ed8", "width": 3},
+            marker={"size": 5},
+            name="사용량 / measured",
+            hovertemplate="%{y:,.1f} kWh<extra>measured</extra>",
+        )
+    bounds = bill.tier.boundaries_kwh if bill.tier is not None else ()
+    top = max(cum["p90"][-1], float(bounds[0]) if bounds else 0.0) * 1.12
+    for i, bound in enumerate(bounds):
+        if float(bound) > top:
+            break
+        fig.add_hline(
+            y=float(bound),
+            line={"color": "#dc2626" if i else "#f97316", "width": 1, "dash": "dot"},
+            annotation_text=f"{bound:,.0f} kWh → tier {i + 2}",
+            annotation_position="top left",
+            annotation_font={"size": 11, "color": "#7f1d1d"},
+        )
+    for crossing in bill.crossings:
+        if crossing.date_p50 is not None:
+            fig.add_scatter(
+                x=[crossing.date_p50.isoformat()],
+                y=[float(crossing.boundary_kwh)],
+                mode="markers",
+                marker={"symbol": "x", "size": 12, "color": "#dc2626"},
+                name=f"{crossing.boundary_kwh:,.0f} kWh crossed (P50)",
+                hovertemplate="%{x}<extra>projected crossing</extra>",
+            )
+    fig.update_layout(
+        _layout("누적 / cumulative [kWh]", xaxis={"type": "date", "gridcolor": "#f1f5f9"})
+    )
+    fig.update_yaxes(range=[0, top])
+    return _figure_html(fig, div_id)
+
+
+def _bill_section(bill: MeterBill, slug: str) -> str:
+    """Cards and a chart for a meter's current billing cycle."""
+    b = bill.bill
+    cycle = bill.cycle
+    state = (
+        "complete"
+        if bill.complete
+        else f"measured to {bill.as_of - dt.timedelta(days=1)}, "
+        f"{cycle.days - (bill.as_of - cycle.start).days} days to go"
+    )
+    cards = [
+        _card(
+            "total",
+            "요금 지금까지 / Bill so far" if not bill.complete else "요금 / Bill",
+            f"{b.total_won:,} 원",
+            f"{bill.energy_kwh:,.1f} kWh · tier {b.tier} · {bill.contract}",
+        )
+    ]
+    if bill.forecast is not None:
+        e, q = bill.forecast.energy, bill.forecast.bills
+        cards.append(
+            _card(
+                "peak",
+                "월말 예상 / Month-end forecast",
+                f"{q['p50'].total_won:,} 원",
+                f"P10–P90 {q['p10'].total_won:,}–{q['p90'].total_won:,} 원 · "
+                f"{e.p10_kwh:,.0f}–{e.p90_kwh:,.0f} kWh (P50 {e.p50_kwh:,.0f})",
+            )
+        )
+    if bill.tier is not None:
+        t = bill.tier
+        nxt = (
+            f"{t.kwh_to_boundary:,.1f} kWh left before {t.next_boundary_kwh:,.0f} kWh"
+            if t.next_boundary_kwh is not None
+            else "above the last block bound"
+        )
+        soon = next((c for c in bill.crossings if c.date_p50 is not None), None)
+        detail = nxt + (f" · crossing projected {soon.date_p50}" if soon is not None else "")
+        cards.append(
+            _card(
+                "issues",
+                "다음 1 kWh / Next kWh costs",
+                f"{t.marginal_won_per_kwh:,.1f} 원",
+                detail,
+            )
+        )
+    if bill.cashback is not None:
+        c = bill.cashback
+        cards.append(
+            _card(
+                "standby",
+                "에너지캐시백 / Energy cashback",
+                f"{c.total_won:,} 원",
+                f"{c.reduction_pct}% vs the same month of past years ({c.baseline_kwh} kWh)"
+                + ("" if bill.complete else ", on the P50"),
+            )
+        )
+    notes = "".join(f"<li>{_esc(n)}</li>" for n in bill.notes)
+    return (
+        f'<h3 class="bill">이번 검침 기간 / Billing cycle {_esc(cycle.label)} '
+        f"({cycle.start} – {cycle.end}, {_esc(state)})</h3>"
+        f'<div class="cards">{"".join(cards)}</div>'
+        + _chart_card(
+            "요금 구간 / Tier bands",
+            "Cumulative energy this cycle: measured (blue), then the P50 forecast (dashed) "
+            "in its P10–P90 band, against the residential block bounds (dotted).",
+            _bill_chart(bill, slug + "-bill"),
+        )
+        + (f'<ul class="notes">{notes}</ul>' if notes else "")
+    )
+
+
 def _chart_card(heading: str, caption: str, body: str) -> str:
     return (
         f'<div class="card chart"><h3>{_esc(heading)}</h3>'
@@ -463,6 +615,8 @@ p.sub { color: var(--muted); margin: 0 0 16px; font-size: 13px; }
 .card.peak .value { color: #b91c1c; } .card.standby .value { color: #047857; }
 .card.issues .value { color: #b45309; } .card.total .value { color: #1d4ed8; }
 .chart { margin-bottom: 16px; }
+h3.bill { font-size: 17px; margin: 6px 0 10px; }
+ul.notes { color: var(--muted); font-size: 12.5px; margin: 0 0 16px; }
 .chart h3 { margin: 0; }
 p.caption { margin: 2px 0 4px; color: var(--muted); font-size: 12.5px; }
 .grid2 { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 16px; }
@@ -610,7 +764,7 @@ def _subtitle(data: _MeterFigures) -> str:
     return " · ".join(parts)
 
 
-def _meter_section(index: int, data: _MeterFigures) -> str:
+def _meter_section(index: int, data: _MeterFigures, bill: MeterBill | None = None) -> str:
     slug = _slug(index, data.meter.meter_id)
     meter_id = data.meter.meter_id
     zone = data.meter.timezone
@@ -621,6 +775,7 @@ def _meter_section(index: int, data: _MeterFigures) -> str:
         f"<h2>{heading}</h2>"
         f'<p class="sub">{_esc(_subtitle(data))}</p>'
         + _cards(data)
+        + (_bill_section(bill, slug) if bill is not None else "")
         + _chart_card(
             "일별 사용량 / Daily energy",
             f"Energy per local day ({zone}); the line is the mean of the 7 days ending that day.",
@@ -680,6 +835,7 @@ def write_report(
     *,
     title: str = "에너지 사용 리포트 / Energy report",
     sources: Sequence[DataSource] = (),
+    bills: Mapping[str, MeterBill] | None = None,
 ) -> Path:
     """Write a self-contained HTML report of meters and return its path.
 
@@ -695,6 +851,10 @@ def write_report(
         Heading of the report.
     sources : sequence of DataSource, optional
         Data sources credited in the footer.
+    bills : mapping of str to MeterBill, optional
+        Billing cycles to show, by meter id (see
+        :func:`bitgoeul.services.billing.bill_meter`): the bill, the month-end
+        band and the tier bounds.
 
     Returns
     -------
@@ -751,7 +911,9 @@ def write_report(
         f"<h1>{_esc(title)}</h1>"
         f'<p class="meta">{len(figures)} meter(s) · store {_esc(store_name)} · '
         f"generated {generated}</p>{nav}</header>\n<main>\n"
-        + "\n".join(_meter_section(i, d) for i, d in enumerate(figures))
+        + "\n".join(
+            _meter_section(i, d, (bills or {}).get(d.meter.meter_id)) for i, d in enumerate(figures)
+        )
         + "\n</main>\n"
         + _footer(sources, plotly_version)
         + "\n</body>\n</html>\n"

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from bitgoeul.services.billing import (
+    BillForecast,
+    MeterBill,
+    TierCrossing,
+    bill_meter,
+    calculate_bill,
+)
 from bitgoeul.services.ingest import (
     IngestReport,
     MeterDefaults,
@@ -22,9 +29,14 @@ from bitgoeul.services.usage import (
 )
 
 __all__ = [
+    "BillForecast",
     "IngestReport",
+    "MeterBill",
     "MeterDefaults",
+    "TierCrossing",
     "UsagePeriod",
+    "bill_meter",
+    "calculate_bill",
     "compare_usage",
     "ingest_file",
     "ingest_files",
