@@ -140,3 +140,32 @@ def test_conflict_found_by_bulk_loader_is_reported_with_its_line(
     assert (fixed.loader, fixed.corrected, fixed.unchanged) == ("bulk", 1, 1)
     values = store.read_readings("m1").column("energy_kwh")
     assert pc.sum(values).as_py() == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("chunk", [3, 64, 1 << 20])
+def test_order_check_streams_in_chunks_across_meter_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    import bitgoeul.store.duckdb as duck
+
+    monkeypatch.setattr(duck, "CHECK_BATCH_ROWS", chunk)
+    # m1 every 15 min with one 30-min gap (mode stays 900 s), m2 hourly, m3 a single row
+    lines = [f"m1,2025-08-01T{h:02d}:{m:02d}:00+09:00,1" for h in range(3) for m in (0, 15, 30, 45)]
+    lines.remove("m1,2025-08-01T01:15:00+09:00,1")
+    lines += [f"m2,2025-08-01T{h:02d}:00:00+09:00,2" for h in range(10)]
+    lines += ["m3,2025-08-01T00:00:00+09:00,3"]
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    assert ingest_both(tmp_path, [good]) == [("good.csv", "bulk")]
+    with open_store(str(tmp_path / "bulk.duckdb")) as store:
+        assert store.get_meter("m1").interval_s == 900
+        assert store.get_meter("m2").interval_s == 3600
+        assert store.get_meter("m3").interval_s is None
+    # time going back inside m2, at a row that a chunk of 3 puts at a chunk's start
+    back = lines.copy()
+    back[13], back[14] = back[14], back[13]
+    bad = tmp_path / "back.csv"
+    bad.write_text(HEADER + "\n".join(back) + "\n", encoding="utf-8")
+    for f in ("bulk.duckdb", "parser.duckdb"):
+        (tmp_path / f).unlink()
+    assert ingest_both(tmp_path, [bad]) == [("back.csv", "parser")]

@@ -6,6 +6,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -221,34 +222,39 @@ def ingest_file(
     file = Path(path)
     defaults = defaults or MeterDefaults()
     options = replace(csv or CsvOptions(), timezone=defaults.timezone)
-    sha = _sha256(file) if file.is_file() else None
-    if bulk and file.is_file():
-        kind = detect_format(file) if fmt == "auto" else fmt
-        if (kind == "csv" and is_canonical_csv(file, options)) or (
-            kind == "parquet" and _is_canonical_parquet(file, options)
-        ):
-            report = _ingest_bulk(
-                file,
-                kind,
-                store,
-                defaults=defaults,
-                on_conflict=on_conflict,
-                progress=progress,
-                sha256=sha,
-            )
-            if report is not None:
-                return report
-    options = _with_zones(options, store)
-    parsed = _parse(file, fmt, options)
-    return _ingest_parsed(
-        parsed,
-        store,
-        defaults=defaults,
-        on_conflict=on_conflict,
-        progress=progress,
-        sha256=sha,
-        skip_bad_rows=options.skip_bad_rows,
-    )
+    if not file.is_file():
+        raise IngestError("no such file", source=str(file))
+    # The digest is read in a thread while DuckDB or the parser reads the file (both
+    # release the GIL), instead of one more pass before them.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+        sha = pool.submit(_sha256, file)
+        if bulk:
+            kind = detect_format(file) if fmt == "auto" else fmt
+            if (kind == "csv" and is_canonical_csv(file, options)) or (
+                kind == "parquet" and _is_canonical_parquet(file, options)
+            ):
+                report = _ingest_bulk(
+                    file,
+                    kind,
+                    store,
+                    defaults=defaults,
+                    on_conflict=on_conflict,
+                    progress=progress,
+                    sha256=sha,
+                )
+                if report is not None:
+                    return report
+        options = _with_zones(options, store)
+        parsed = _parse(file, fmt, options)
+        return _ingest_parsed(
+            parsed,
+            store,
+            defaults=defaults,
+            on_conflict=on_conflict,
+            progress=progress,
+            sha256=sha,
+            skip_bad_rows=options.skip_bad_rows,
+        )
 
 
 def ingest_frame(
@@ -319,7 +325,7 @@ def _ingest_bulk(
     defaults: MeterDefaults,
     on_conflict: OnConflict,
     progress: Progress | None,
-    sha256: str | None,
+    sha256: Future[str],
 ) -> IngestReport | None:
     """Ingest a canonical file through the store's bulk loader; None: parse it line by line.
 
@@ -352,7 +358,11 @@ def _ingest_bulk(
             )
         try:
             result = staged.merge(
-                source=source, sha256=sha256, on_conflict=on_conflict, issues=[], skipped_rows=0
+                source=source,
+                sha256=sha256.result(),
+                on_conflict=on_conflict,
+                issues=[],
+                skipped_rows=0,
             )
         except ConflictError:
             return None  # to name the line of the first conflict
@@ -409,7 +419,7 @@ def _ingest_parsed(
     defaults: MeterDefaults,
     on_conflict: OnConflict,
     progress: Progress | None,
-    sha256: str | None,
+    sha256: Future[str] | None,
     skip_bad_rows: bool,
 ) -> IngestReport:
     started = time.perf_counter()
@@ -507,7 +517,7 @@ def _ingest_parsed(
             )
         result = staged.merge(
             source=parsed.source,
-            sha256=sha256,
+            sha256=sha256.result() if sha256 is not None else None,
             on_conflict=on_conflict,
             issues=parsed.issues,
             skipped_rows=len(report.rejected),
