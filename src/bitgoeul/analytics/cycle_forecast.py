@@ -143,7 +143,7 @@ class ProfileLevelForecaster:
 
     No trend is extrapolated: a week-over-week trend of the level (clipped
     to +-50%) made the backtest worse at every weight tried
-    (``docs/benchmarks-bill-forecast.md``); seasonal drift is left to the
+    (``docs/benchmarks.md``, month-end bill forecast); seasonal drift is left to the
     band and to the forecasting models of a later issue.
 
     Band: the method is replayed at every past origin ``t`` within
