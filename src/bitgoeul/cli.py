@@ -542,8 +542,8 @@ def _plain(value: Any) -> Any:
 
 
 # -- bill ----------------------------------------------------------------------------
-class _BillGroup(TyperGroup):
-    """``bitgoeul bill METER`` is short for ``bitgoeul bill show METER``."""
+class _ShowByDefault(TyperGroup):
+    """``bitgoeul GROUP METER`` is short for ``bitgoeul GROUP show METER``."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
@@ -552,7 +552,7 @@ class _BillGroup(TyperGroup):
 
 
 bill_app = typer.Typer(
-    cls=_BillGroup,
+    cls=_ShowByDefault,
     help="KEPCO bills: `bill calc` for a kWh figure, `bill METER` for a stored meter's cycle.",
     no_args_is_help=True,
 )
@@ -608,6 +608,14 @@ def bill_show(
         str | None,
         typer.Option(help="Treat days from this local date on as not yet measured, YYYY-MM-DD."),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Forecast the rest of the cycle with this load model (e.g. lightgbm) "
+            "instead of the meter's day-type profile.",
+        ),
+    ] = None,
     tariff_file: TariffOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -622,6 +630,7 @@ def bill_show(
             meter,
             cycle=cycle,
             as_of=_date(as_of, "--as-of"),
+            model=model,
             tariff_files=tariff_file or (),
         )
     except (BitgoeulError, ValueError) as exc:
@@ -632,6 +641,121 @@ def bill_show(
         _print_json(result.to_dict())
         return
     print_meter_bill(console, result)
+
+
+# -- forecast ------------------------------------------------------------------------
+forecast_app = typer.Typer(
+    cls=_ShowByDefault,
+    help="Load forecasts: `forecast METER --as-of T` and `forecast backtest METER...`.",
+    no_args_is_help=True,
+)
+app.add_typer(forecast_app, name="forecast")
+
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="lightgbm (global, quantile), persistence, seasonal-naive-day, seasonal-naive-week.",
+    ),
+]
+
+
+@forecast_app.command("show")
+def forecast_show(
+    meter: Annotated[str, typer.Argument(help="Meter id.")],
+    as_of: Annotated[
+        str,
+        typer.Option(
+            "--as-of", help="Forecast origin, e.g. 2022-03-01T00:00 (meter's zone if naive)."
+        ),
+    ],
+    horizon: Annotated[str, typer.Option(help="24h (day-ahead), 7d (week-ahead), ...")] = "24h",
+    model: ModelOpt = "lightgbm",
+    model_file: Annotated[
+        Path | None, typer.Option("--model-file", help="Use a saved model instead of fitting.")
+    ] = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Save the fitted model to this file.")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Forecast a meter from its readings strictly before --as-of, with P10/P50/P90."""
+    from bitgoeul.services.forecast import forecast_meter
+
+    db = _open(store, read_only=True)
+    try:
+        result = forecast_meter(
+            db,
+            meter,
+            as_of=as_of,
+            horizon=horizon,
+            model=model,
+            model_file=model_file,
+            save_to=save,
+        )
+    except (BitgoeulError, ValueError) as exc:
+        db.close()
+        _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
+    db.close()
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    table = Table(
+        title=f"{meter}: {result.model} forecast as of {result.as_of.isoformat()}",
+        caption=(
+            "masked before fitting: "
+            + (", ".join(f"{k} {v}" for k, v in result.masked.items()) or "nothing")
+        ),
+    )
+    table.add_column("interval start")
+    for column in ("p10_kwh", "p50_kwh", "p90_kwh"):
+        table.add_column(column.replace("_kwh", " kWh").upper(), justify="right")
+    for record in result.to_dict()["forecast"]:
+        table.add_row(
+            record["ts"],
+            *(f"{record[c]:,.3f}" for c in ("p10_kwh", "p50_kwh", "p90_kwh")),
+        )
+    console.print(table)
+    if save is not None:
+        console.print(f"model saved to {save}")
+
+
+@forecast_app.command("backtest")
+def forecast_backtest(
+    meters: Annotated[list[str], typer.Argument(help="Meter ids (one interval and zone).")],
+    model: ModelOpt = "lightgbm",
+    origins: Annotated[int, typer.Option(help="Forecast origins (local midnights).")] = 30,
+    horizon: Annotated[str, typer.Option(help="24h, 7d, ...")] = "24h",
+    end: Annotated[
+        str | None, typer.Option(help="Last origin no later than this time [default: data end].")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rolling-origin backtest: NRMSE, MASE, SMAPE, CV(RMSE), NMBE, pinball, coverage."""
+    from bitgoeul.services.forecast import backtest_meters
+
+    db = _open(store, read_only=True)
+    try:
+        result = backtest_meters(db, meters, model=model, origins=origins, horizon=horizon, end=end)
+    except (BitgoeulError, ValueError) as exc:
+        db.close()
+        _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
+    db.close()
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    scores = result.scores.reset_index()
+    table = Table(
+        title=f"{result.model}: {len(result.origins)} origins, "
+        f"{result.origins[0].date()} .. {result.origins[-1].date()}"
+    )
+    for column in scores.columns:
+        table.add_column(str(column), justify="left" if column == scores.columns[0] else "right")
+    for record in scores.itertuples(index=False):
+        table.add_row(*(v if isinstance(v, str) else f"{float(v):,.3f}" for v in record))
+    console.print(table)
 
 
 # -- demo ----------------------------------------------------------------------------

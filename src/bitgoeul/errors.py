@@ -8,9 +8,13 @@ The whole tree::
     ├── StoreError                the store cannot be opened, migrated or written
     │   └── SchemaVersionError    the store was written by a newer Bitgoeul
     ├── NotFoundError             an organisation, site or meter does not exist
-    └── TariffError               a tariff file is invalid, or the tariff data cannot bill a
-                                  request (unknown contract, dates outside the data, a value
-                                  the data mark as missing)
+    ├── TariffError               a tariff file is invalid, or the tariff data cannot bill a
+    │                             request (unknown contract, dates outside the data, a value
+    │                             the data mark as missing)
+    └── ForecastError             a forecasting model cannot be used as asked
+        ├── NotFittedError        predict (or save) was called before fit
+        └── ModelFormatError      a saved model file is corrupt or incompatible (names what
+                                  differs: format version, feature set, LightGBM version)
 
 Non-fatal data problems are not exceptions: they come back as
 :class:`bitgoeul.model.DataIssue` records.
@@ -21,7 +25,10 @@ from __future__ import annotations
 __all__ = [
     "BitgoeulError",
     "ConflictError",
+    "ForecastError",
     "IngestError",
+    "ModelFormatError",
+    "NotFittedError",
     "NotFoundError",
     "SchemaVersionError",
     "StoreError",
@@ -102,4 +109,20 @@ class TariffError(BitgoeulError):
     function cannot bill (a demand-charged contract without interval data),
     and a tariff TOML file that does not follow the documented layout (the
     message names the file and the entry).
+    """
+
+
+class ForecastError(BitgoeulError):
+    """A forecasting model cannot be used as asked."""
+
+
+class NotFittedError(ForecastError):
+    """A model was asked to predict (or be saved) before it was fitted: call ``fit`` first."""
+
+
+class ModelFormatError(ForecastError):
+    """A saved model file cannot be loaded: corrupt, or written by an incompatible version.
+
+    The message names what differs (file format version, model class, feature
+    set, LightGBM major version) or what is damaged.
     """

@@ -186,8 +186,16 @@ def test_peak_demand_refuses_intervals_that_do_not_divide_15_minutes() -> None:
 @given(st.lists(st.floats(min_value=0, max_value=5, allow_nan=False), min_size=120, max_size=120))
 def test_peak_demand_is_resolution_consistent(energy: list[float]) -> None:
     minute = local_frame("2025-08-01 09:00", 120, "min", energy)
-    quarter = minute.groupby(minute["ts"].dt.floor("15min"), as_index=False)["energy_kwh"].sum()
-    hour = minute.groupby(minute["ts"].dt.floor("h"), as_index=False)["energy_kwh"].sum()
+    quarter = (
+        minute.assign(ts=minute["ts"].dt.floor("15min"))
+        .groupby("ts", as_index=False)["energy_kwh"]
+        .sum()
+    )
+    hour = (
+        minute.assign(ts=minute["ts"].dt.floor("h"))
+        .groupby("ts", as_index=False)["energy_kwh"]
+        .sum()
+    )
     p_min = peak_demand(minute, timezone=SEOUL, interval_s=60)
     p_quarter = peak_demand(quarter, timezone=SEOUL, interval_s=900)
     p_hour = peak_demand(hour, timezone=SEOUL, interval_s=3600)

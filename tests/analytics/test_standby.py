@@ -41,7 +41,11 @@ def household(
 
 
 def resample(frame: pd.DataFrame, rule: str) -> pd.DataFrame:
-    return frame.groupby(frame["ts"].dt.floor(rule), as_index=False)["energy_kwh"].sum()
+    return (
+        frame.assign(ts=frame["ts"].dt.floor(rule))
+        .groupby("ts", as_index=False)["energy_kwh"]
+        .sum()
+    )
 
 
 def load_sgsc() -> dict[str, pd.DataFrame]:

@@ -276,8 +276,8 @@ def peak_demand(
     if readings.empty:
         return None
     if interval_s < DEMAND_INTERVAL_S:
-        bucket = readings["ts"].dt.floor(f"{DEMAND_INTERVAL_S}s")
-        energy = readings.groupby(bucket)["energy_kwh"].sum()
+        buckets = readings.assign(bucket=readings["ts"].dt.floor(f"{DEMAND_INTERVAL_S}s"))
+        energy = buckets.groupby("bucket")["energy_kwh"].sum().rename_axis("ts")
         resolution = DEMAND_INTERVAL_S
     else:
         energy = readings.groupby("ts")["energy_kwh"].sum()

@@ -299,6 +299,7 @@ def bill_meter(
     cycle: str | None = None,
     as_of: dt.date | None = None,
     forecaster: CycleEnergyForecaster | None = None,
+    model: str | None = None,
     tariff_files: Sequence[str | Path] = (),
 ) -> MeterBill:
     """Return a stored meter's bill for one billing cycle, with its forecast if unfinished.
@@ -319,6 +320,11 @@ def bill_meter(
     forecaster : CycleEnergyForecaster, optional
         Model for the days not yet measured; default the meter's own
         weekday/weekend/holiday profile and recent level.
+    model : str, optional
+        Name of a load-forecasting model (:data:`bitgoeul.services.forecast.MODELS`)
+        to forecast the days not yet measured instead, fitted on the meter's
+        readings before ``as_of``; beyond the model's horizon the profile
+        forecaster takes over.
     tariff_files : sequence of path
         Extra tariff files that add to or override the packaged ones.
 
@@ -390,6 +396,8 @@ def bill_meter(
         return result
 
     forecast = None
+    if not complete and model is not None and forecaster is None:
+        forecaster = _model_forecaster(store, meter, model, as_of)
     if not complete:
         daily, counts = _daily_kwh(
             store, meter, billing.start - dt.timedelta(days=HISTORY_DAYS), observed_end
@@ -524,3 +532,22 @@ def _tou_bill(
         demand_kw=float(meter.contract_kw),
         book=book,
     )
+
+
+def _model_forecaster(
+    store: MeterStore, meter: Meter, model: str, as_of: dt.date
+) -> CycleEnergyForecaster:
+    """Fit a load-forecasting model as of local midnight and adapt it to cycle forecasts."""
+    from bitgoeul.forecast.cycle import ModelCycleForecaster
+    from bitgoeul.forecast.quality import find_and_mask
+    from bitgoeul.services.forecast import load_history, make_model
+
+    if not meter.interval_s:
+        raise NotFoundError(f"meter {meter.meter_id!r} has no known interval to forecast with")
+    origin = pd.Timestamp(dt.datetime.combine(as_of, dt.time(0)), tz=ZoneInfo(meter.timezone))
+    history = load_history(store, [meter.meter_id], before=origin, days=HISTORY_DAYS)
+    masked, _ = find_and_mask(
+        history, interval_s=meter.interval_s, timezone=meter.timezone, as_of=origin
+    )
+    fitted = make_model(model, timezone=meter.timezone).fit(masked, as_of=origin)  # 7-day horizon
+    return ModelCycleForecaster(fitted, masked, meter_id=meter.meter_id, timezone=meter.timezone)

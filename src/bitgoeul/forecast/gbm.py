@@ -1,0 +1,508 @@
+"""A global, direct multi-horizon LightGBM forecaster of interval energy quantiles.
+
+One model serves every meter of the history it was fitted on (and any other
+meter: it has no meter identity), for every lead ``1 .. max_horizon`` at
+once, without feeding its own forecasts back:
+
+Training set
+    Origins at the local time of day of ``as_of`` on each of the
+    ``train_days`` days before it, every meter, every lead whose target is
+    measured and before ``as_of``; at most ``max_train_rows`` rows, drawn
+    at random (seeded) when there are more. The features of a row read only
+    data before its origin (:mod:`bitgoeul.forecast.features`), and the
+    target and the energy features are divided by the origin's level
+    (recent mean), so one model fits a 100 kWh/h building and a 0.5 kWh/h
+    household.
+Suspect readings
+    Before anything is read, each meter's zero runs, spikes, stuck values,
+    negative readings and clock jumps (``mask_codes``) are set to NaN
+    (:func:`bitgoeul.forecast.quality.find_and_mask`, on the data before
+    ``as_of`` only): they are neither targets nor inputs. A model trained on
+    an outage's zeros or on a catch-up spike learns to forecast them.
+Zero regime
+    When every reading of the ``zero_regime_days`` before the origin is
+    exactly zero (a building switched off, a disconnected meter: the
+    masked outage has become the normal), the forecast is zero at every
+    level, as :class:`~bitgoeul.analytics.cycle_forecast.ProfileLevelForecaster`
+    treats a long low run as the new level.
+Quantiles
+    One booster per level with LightGBM's quantile (pinball) objective;
+    levels are sorted in each row (no crossing), multiplied back by the
+    level and clipped at 0. In the backtests of ``docs/benchmarks.md`` this
+    covered the P10-P90 range about as often as nominal; a split-conformal
+    band on a point model was tried and is not used (see the module notes
+    in the benchmark write-up).
+Determinism
+    Fixed seed, ``deterministic=True``, ``force_col_wise=True`` and a fixed
+    ``num_threads``: the same data give the same model on the same machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any, Self
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from bitgoeul.errors import NotFittedError
+from bitgoeul.forecast.base import (
+    DEFAULT_QUANTILES,
+    check_as_of,
+    check_history,
+    check_horizon,
+    check_not_before_fit,
+    check_quantiles,
+    empty_forecast,
+    quantile_column,
+)
+from bitgoeul.forecast.features import (
+    CONTEXT_D,
+    FEATURE_NAMES,
+    LEVEL_WINDOW_D,
+    RowFeatures,
+    build_features,
+    recent_level,
+    zero_regime,
+)
+from bitgoeul.forecast.quality import DEFAULT_MASK_CODES, _check_codes, find_and_mask
+from bitgoeul.forecast.series import (
+    MeterGrid,
+    grid_calendar,
+    holiday_dates,
+    infer_history_interval_s,
+    steps_per_day,
+    to_grids,
+)
+from bitgoeul.model import check_timezone
+
+__all__ = ["LightGBMForecaster"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_DAY_S = 86_400
+_LEVEL_LOOKBACK_D = 56  # extra days a forecast reads so the level can reach over a long gap
+
+
+class LightGBMForecaster:
+    """Global direct multi-horizon gradient-boosted quantile forecaster.
+
+    Parameters
+    ----------
+    quantiles : sequence of float, default (0.1, 0.5, 0.9)
+        Levels to learn (one booster each); ``predict`` may ask for any of them.
+    max_horizon : int, default 168
+        Longest lead learnt [intervals]; ``predict`` refuses more.
+    holidays_country : str or None, default 'KR'
+        ISO 3166-1 alpha-2 code of the public holidays (for Korea: Seollal
+        and Chuseok, substitute and election days); None for none.
+    timezone : str, default 'Asia/Seoul'
+        IANA zone of the meters: local hours, weekdays and days.
+    train_days : int, default 365
+        Days of origins before ``as_of`` to learn from [d].
+    interval_s : int, optional
+        Interval of the readings [s]; inferred (most common step) when None.
+    mask_codes : sequence of str or None, default DEFAULT_MASK_CODES
+        Data-issue codes masked before fitting and predicting; None or
+        ``()`` reads the history as given (mask it yourself with
+        :func:`bitgoeul.forecast.quality.find_and_mask`).
+    zero_regime_days : float or None, default 7
+        Forecast zero after this many days of exact zeros [d]; None never.
+    n_estimators : int, default 300
+        Boosting rounds per level.
+    learning_rate : float, default 0.05
+        Shrinkage [-].
+    num_leaves : int, default 31
+        Leaves per tree.
+    min_child_samples : int, default 50
+        Fewest rows in a leaf.
+    feature_fraction, bagging_fraction : float, default 0.9, 0.8
+        Shares of features and rows drawn per tree.
+    max_train_rows : int, default 200000
+        Cap on training rows (a seeded random draw when more).
+    seed : int, default 0
+        Seed of the row draw and of LightGBM.
+    num_threads : int, default 2
+        LightGBM threads (results are reproducible for a fixed value).
+
+    Attributes
+    ----------
+    boosters_ : dict of float to lightgbm.Booster
+        One booster per level (after ``fit``).
+    interval_s_ : int
+        Interval the model was fitted for [s].
+    as_of_ : pandas.Timestamp
+        Instant the model was fitted as of (UTC).
+    train_start_, train_end_ : pandas.Timestamp
+        First and last interval start used as a target (UTC).
+    meters_ : dict of str to float
+        Meters fitted on and their level at ``as_of`` [kWh per interval].
+    n_train_rows_ : int
+        Rows the boosters were trained on.
+    mask_report_ : MaskReport or None
+        What was masked in the fit's history.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> ts = pd.date_range("2025-01-01", periods=24 * 60, freq="h", tz="Asia/Seoul")
+    >>> rng = np.random.default_rng(0)
+    >>> y = 1 + np.sin(np.arange(ts.size) * 2 * np.pi / 24) ** 2 + rng.normal(0, 0.05, ts.size)
+    >>> h = pd.DataFrame({"meter_id": "m1", "ts": ts, "energy_kwh": y})
+    >>> as_of = pd.Timestamp("2025-02-25", tz="Asia/Seoul")
+    >>> model = LightGBMForecaster(max_horizon=24, train_days=28, n_estimators=30)
+    >>> f = model.fit(h, as_of=as_of).predict(h, as_of=as_of, horizon=24)
+    >>> f.shape, bool((f["p10_kwh"] <= f["p50_kwh"]).all() and (f["p50_kwh"] <= f["p90_kwh"]).all())
+    ((24, 5), True)
+    """
+
+    def __init__(
+        self,
+        *,
+        quantiles: Sequence[float] = DEFAULT_QUANTILES,
+        max_horizon: int = 168,
+        holidays_country: str | None = "KR",
+        timezone: str = "Asia/Seoul",
+        train_days: int = 365,
+        interval_s: int | None = None,
+        mask_codes: Sequence[str] | None = DEFAULT_MASK_CODES,
+        zero_regime_days: float | None = 7,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 50,
+        feature_fraction: float = 0.9,
+        bagging_fraction: float = 0.8,
+        max_train_rows: int = 200_000,
+        seed: int = 0,
+        num_threads: int = 2,
+    ) -> None:
+        self.quantiles = check_quantiles(quantiles)
+        self.max_horizon = check_horizon(max_horizon)
+        if holidays_country is not None:
+            holiday_dates(holidays_country, range(2020, 2021))
+        self.holidays_country = holidays_country
+        self.timezone = check_timezone(timezone)
+        self.train_days = _positive_int(train_days, "train_days")
+        if interval_s is not None:
+            steps_per_day(interval_s)
+        self.interval_s = interval_s
+        self.mask_codes: tuple[str, ...] = _check_codes(mask_codes or ())
+        if zero_regime_days is not None and not zero_regime_days > 0:
+            raise ValueError(f"zero_regime_days must be > 0 or None, got {zero_regime_days!r}")
+        self.zero_regime_days = zero_regime_days
+        self.n_estimators = _positive_int(n_estimators, "n_estimators")
+        if not 0 < learning_rate <= 1:
+            raise ValueError(f"learning_rate must be in (0, 1], got {learning_rate!r}")
+        self.learning_rate = float(learning_rate)
+        self.num_leaves = _positive_int(num_leaves, "num_leaves")
+        self.min_child_samples = _positive_int(min_child_samples, "min_child_samples")
+        for name, value in (
+            ("feature_fraction", feature_fraction),
+            ("bagging_fraction", bagging_fraction),
+        ):
+            if not 0 < value <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+        self.feature_fraction = float(feature_fraction)
+        self.bagging_fraction = float(bagging_fraction)
+        self.max_train_rows = _positive_int(max_train_rows, "max_train_rows")
+        self.seed = int(seed)
+        self.num_threads = _positive_int(num_threads, "num_threads")
+        self.name = "lightgbm"
+
+    # -- parameters -------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor's keyword arguments (JSON-ready).
+
+        Examples
+        --------
+        >>> LightGBMForecaster(max_horizon=24).get_params()["max_horizon"]
+        24
+        """
+        return {
+            "quantiles": list(self.quantiles),
+            "max_horizon": self.max_horizon,
+            "holidays_country": self.holidays_country,
+            "timezone": self.timezone,
+            "train_days": self.train_days,
+            "interval_s": self.interval_s,
+            "mask_codes": list(self.mask_codes),
+            "zero_regime_days": self.zero_regime_days,
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "max_train_rows": self.max_train_rows,
+            "seed": self.seed,
+            "num_threads": self.num_threads,
+        }
+
+    def lightgbm_params(self, level: float) -> dict[str, Any]:
+        """Return the LightGBM training parameters of the booster for ``level``."""
+        return {
+            "objective": "quantile",
+            "alpha": float(level),
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            "max_bin": 255,
+            "seed": self.seed,
+            "deterministic": True,
+            "force_col_wise": True,
+            "num_threads": self.num_threads,
+            "verbosity": -1,
+        }
+
+    # -- fit ----------------------------------------------------------------------------
+    def fit(self, history: pd.DataFrame, *, as_of: pd.Timestamp | dt.datetime) -> Self:
+        """Learn one booster per level from the rows of ``history`` before ``as_of``.
+
+        Parameters
+        ----------
+        history : pandas.DataFrame
+            Long-format readings of one or more meters (package notes).
+        as_of : pandas.Timestamp or datetime.datetime
+            Timezone-aware instant on the interval grid; only rows with
+            ``ts < as_of`` are read. Training origins are at its local time
+            of day (local midnight for day-ahead models).
+
+        Returns
+        -------
+        Self
+
+        Raises
+        ------
+        ValueError
+            If no meter has a measured target before ``as_of``.
+        """
+        stamp = check_as_of(as_of)
+        frame = check_history(history)
+        frame = frame[frame["ts"] < stamp]
+        interval_s = (
+            self.interval_s if self.interval_s is not None else infer_history_interval_s(frame)
+        )
+        d = steps_per_day(interval_s)
+        lookback_s = (self.train_days + CONTEXT_D + 1) * _DAY_S
+        raw, masked, report = self._prepare(frame, stamp, interval_s, lookback_s, horizon=0)
+        leads = np.arange(1, self.max_horizon + 1, dtype=np.int64)
+        blocks: list[tuple[FloatArray, FloatArray, IntArray]] = []
+        levels: dict[str, float] = {}
+        first_ns, last_ns = math.inf, -math.inf
+        for meter_id, grid in masked.items():
+            origins = self._training_origins(grid, stamp, d)
+            rows = self._rows(grid, origins, leads)
+            target = grid.energy_kwh[np.clip(rows.target, 0, grid.energy_kwh.size - 1)]
+            ok = (
+                (rows.target < grid.origin)
+                & ~np.isnan(target)
+                & (rows.level > 0)
+                & ~self._zero_rows(raw[meter_id], rows, d)
+            )
+            now = recent_level(
+                grid.energy_kwh, np.array([grid.origin]), window=LEVEL_WINDOW_D * d, min_count=d
+            )[0]
+            levels[meter_id] = float(now) if np.isfinite(now) else math.nan
+            if not ok.any():
+                continue
+            scaled = target[ok] / rows.level[ok]
+            blocks.append((rows.x[ok], scaled, rows.target[ok]))
+            step_ns = interval_s * 1_000_000_000
+            start_ns = int(grid.start.value)
+            first_ns = min(first_ns, start_ns + int(rows.target[ok].min()) * step_ns)
+            last_ns = max(last_ns, start_ns + int(rows.target[ok].max()) * step_ns)
+        if not blocks:
+            raise ValueError(
+                f"no measured interval to learn from before as_of={stamp.isoformat()}: the "
+                f"model needs at least a day of readings before its training origins"
+            )
+        x = np.concatenate([b[0] for b in blocks])
+        y = np.concatenate([b[1] for b in blocks])
+        if x.shape[0] > self.max_train_rows:
+            rng = np.random.default_rng(self.seed)
+            keep = np.sort(rng.choice(x.shape[0], size=self.max_train_rows, replace=False))
+            x, y = x[keep], y[keep]
+        dataset = lgb.Dataset(
+            x,
+            label=y,
+            feature_name=list(FEATURE_NAMES),
+            categorical_feature=["day_type"],
+            params={"max_bin": 255, "verbosity": -1},
+            free_raw_data=False,
+        )
+        boosters: dict[float, lgb.Booster] = {}
+        for level in self.quantiles:
+            boosters[level] = lgb.train(
+                self.lightgbm_params(level), dataset, num_boost_round=self.n_estimators
+            )
+        self.boosters_ = boosters
+        self.interval_s_ = interval_s
+        self.as_of_ = stamp
+        self.train_start_ = pd.Timestamp(int(first_ns), unit="ns", tz="UTC")
+        self.train_end_ = pd.Timestamp(int(last_ns), unit="ns", tz="UTC")
+        self.meters_ = dict(sorted(levels.items()))
+        self.n_train_rows_ = int(x.shape[0])
+        self.mask_report_ = report
+        return self
+
+    # -- predict ------------------------------------------------------------------------
+    def predict(
+        self,
+        history: pd.DataFrame,
+        *,
+        as_of: pd.Timestamp | dt.datetime,
+        horizon: int,
+        quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    ) -> pd.DataFrame:
+        """Forecast ``horizon`` intervals from ``as_of`` for every meter in ``history``.
+
+        Parameters
+        ----------
+        history : pandas.DataFrame
+            Long-format readings; only rows with ``ts < as_of`` are read.
+        as_of : pandas.Timestamp or datetime.datetime
+            Forecast origin (timezone-aware, on the interval grid), at or
+            after the instant the model was fitted as of.
+        horizon : int
+            Number of intervals, at most ``max_horizon`` [-].
+        quantiles : sequence of float, default (0.1, 0.5, 0.9)
+            Levels, each one the model was fitted for.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``meter_id``, ``ts`` (UTC), ``p{100 q}_kwh`` [kWh per interval],
+            sorted across levels in each row. A meter without a day of
+            measured readings in the ~3 months before ``as_of`` gets NaN.
+
+        Raises
+        ------
+        NotFittedError
+            If ``fit`` was not called.
+        ValueError
+            If ``as_of`` is before the fit's, ``horizon`` exceeds
+            ``max_horizon``, or a level was not fitted.
+        """
+        if not hasattr(self, "boosters_"):
+            raise NotFittedError("LightGBMForecaster is not fitted: call fit() first")
+        stamp = check_as_of(as_of)
+        check_not_before_fit(stamp, self.as_of_)
+        n = check_horizon(horizon, max_horizon=self.max_horizon)
+        levels = check_quantiles(quantiles)
+        unknown = [q for q in levels if q not in self.boosters_]
+        if unknown:
+            raise ValueError(
+                f"this model was fitted for the levels {list(self.quantiles)}, not {unknown}: "
+                "fit it with quantiles=... including them"
+            )
+        frame = check_history(history)
+        frame = frame[frame["ts"] < stamp]
+        interval_s: int = self.interval_s_
+        d = steps_per_day(interval_s)
+        lookback_s = (CONTEXT_D + _LEVEL_LOOKBACK_D + 1) * _DAY_S
+        raw, masked, _ = self._prepare(frame, stamp, interval_s, lookback_s, horizon=n)
+        if not masked:
+            return empty_forecast(levels)
+        leads = np.arange(1, n + 1, dtype=np.int64)
+        blocks = [
+            self._rows(grid, np.array([grid.origin], dtype=np.int64), leads)
+            for grid in masked.values()
+        ]
+        x = np.concatenate([rows.x for rows in blocks])
+        preds = np.column_stack(
+            [self.boosters_[q].predict(x, num_threads=self.num_threads) for q in levels]
+        )
+        level = np.concatenate([rows.level for rows in blocks])
+        zero = np.concatenate(
+            [self._zero_rows(raw[m], rows, d) for m, rows in zip(masked, blocks, strict=True)]
+        )
+        values = np.sort(preds, axis=1) * level[:, None]
+        values = np.where(zero[:, None], 0.0, np.maximum(values, 0.0))
+        parts = []
+        for grid in masked.values():
+            ts = grid.times()[grid.origin : grid.origin + n]
+            parts.append(pd.DataFrame({"meter_id": grid.meter_id, "ts": ts}))
+        out = pd.concat(parts, ignore_index=True)
+        for j, q in enumerate(levels):
+            out[quantile_column(q)] = values[:, j]
+        return out
+
+    # -- internals ----------------------------------------------------------------------
+    def _prepare(
+        self,
+        frame: pd.DataFrame,
+        stamp: pd.Timestamp,
+        interval_s: int,
+        lookback_s: int,
+        *,
+        horizon: int,
+    ) -> tuple[dict[str, MeterGrid], dict[str, MeterGrid], Any]:
+        """Raw and masked grids of the history in ``[as_of - lookback, as_of)``."""
+        recent = frame[frame["ts"] >= stamp - pd.Timedelta(seconds=lookback_s)]
+        raw = to_grids(
+            recent, as_of=stamp, interval_s=interval_s, lookback_s=lookback_s, horizon=horizon
+        )
+        if not self.mask_codes:
+            return raw, raw, None
+        masked_frame, report = find_and_mask(
+            recent, interval_s=interval_s, timezone=self.timezone, codes=self.mask_codes
+        )
+        masked = to_grids(
+            masked_frame,
+            as_of=stamp,
+            interval_s=interval_s,
+            lookback_s=lookback_s,
+            horizon=horizon,
+        )
+        return raw, masked, report
+
+    def _calendar(self, grid: MeterGrid) -> Any:
+        return grid_calendar(
+            grid.start,
+            grid.energy_kwh.size,
+            grid.interval_s,
+            timezone=self.timezone,
+            country=self.holidays_country,
+        )
+
+    def _rows(self, grid: MeterGrid, origins: IntArray, leads: IntArray) -> RowFeatures:
+        return build_features(grid, self._calendar(grid), origins, leads)
+
+    def _training_origins(self, grid: MeterGrid, stamp: pd.Timestamp, d: int) -> IntArray:
+        """Positions of the same local time of day as ``as_of`` on the previous days."""
+        wall = stamp.tz_convert(self.timezone).tz_localize(None)
+        days = np.arange(1, self.train_days + 1)
+        walls = pd.DatetimeIndex(wall - pd.to_timedelta(days, unit="D"))
+        local = walls.tz_localize(self.timezone, ambiguous="NaT", nonexistent="NaT")
+        local = local[np.asarray(local.notna())]
+        offsets = (local.tz_convert("UTC").asi8 - grid.start.as_unit("ns").value) / (
+            grid.interval_s * 1_000_000_000
+        )
+        whole = np.isclose(offsets, np.round(offsets))
+        pos = np.round(offsets[whole]).astype(np.int64)
+        pos = pos[(pos >= d) & (pos < grid.origin)]
+        return np.sort(pos)
+
+    def _zero_rows(self, raw: MeterGrid, rows: RowFeatures, d: int) -> npt.NDArray[np.bool_]:
+        if self.zero_regime_days is None:
+            return np.zeros(rows.origin.shape, dtype=bool)
+        width = max(1, round(self.zero_regime_days * d))
+        # the raw and masked grids share the same start: positions agree
+        return zero_regime(raw.energy_kwh, rows.origin, width)
+
+
+def _positive_int(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)

@@ -1,0 +1,304 @@
+"""Save a fitted forecaster to one file and load it back, refusing what does not fit.
+
+File layout (a zip archive, no pickled objects)::
+
+    meta.json           format and version, model class and parameters, feature
+                        names in order, training window, meters and their levels,
+                        library versions, sha256 of every other member
+    booster_p10.txt     LightGBM boosters as text (Booster.model_to_string), one per
+    booster_p50.txt     quantile level; baselines have none: their parameters are
+    ...                 the whole model
+
+:func:`load_model` refuses, with :class:`~bitgoeul.errors.ModelFormatError`
+naming what differs: a file that is not such an archive or whose members do
+not match their checksums (corrupt), an unknown format version or model
+class, a feature set other than this version's
+(:data:`bitgoeul.forecast.features.FEATURE_NAMES`, names and order), and
+boosters written by another LightGBM major version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from bitgoeul.errors import ModelFormatError, NotFittedError
+from bitgoeul.forecast.base import Forecaster, quantile_column
+from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
+from bitgoeul.forecast.features import FEATURE_NAMES
+from bitgoeul.forecast.gbm import LightGBMForecaster
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "save_model"]
+
+FORMAT_NAME = "bitgoeul-forecast-model"
+"""The ``format`` field of ``meta.json``."""
+
+FORMAT_VERSION = 1
+"""Version of the file layout this module writes and reads."""
+
+_META = "meta.json"
+
+
+def _versions() -> dict[str, str]:
+    try:
+        bitgoeul_version = importlib.metadata.version("bitgoeul")
+    except importlib.metadata.PackageNotFoundError:
+        bitgoeul_version = "unknown"
+    return {
+        "bitgoeul": bitgoeul_version,
+        "lightgbm": str(lgb.__version__),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _stamp(value: pd.Timestamp) -> str:
+    return value.isoformat()
+
+
+def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
+    """Write a fitted forecaster to ``path`` (one zip file) and return the path.
+
+    Parameters
+    ----------
+    model : Forecaster
+        A fitted :class:`~bitgoeul.forecast.gbm.LightGBMForecaster`,
+        :class:`~bitgoeul.forecast.baselines.SeasonalNaive` or
+        :class:`~bitgoeul.forecast.baselines.PersistenceEnsemble`.
+    path : str or os.PathLike
+        File to write (replaced atomically if it exists); ``.zip`` is a
+        good suffix.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    NotFittedError
+        If the model is not fitted.
+    TypeError
+        If the model is of another class.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> from bitgoeul.forecast.baselines import SeasonalNaive
+    >>> ts = pd.date_range("2025-01-01", periods=48, freq="h", tz="UTC")
+    >>> h = pd.DataFrame({"meter_id": "m", "ts": ts, "energy_kwh": 1.0})
+    >>> model = SeasonalNaive().fit(h, as_of=ts[-1])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     again = load_model(save_model(model, Path(tmp) / "m.zip"))
+    >>> again.name, again.interval_s_
+    ('seasonal_naive_day', 3600)
+    """
+    target = Path(path)
+    members: dict[str, bytes] = {}
+    fitted: dict[str, Any]
+    if isinstance(model, LightGBMForecaster):
+        if not hasattr(model, "boosters_"):
+            raise NotFittedError("LightGBMForecaster is not fitted: call fit() before saving")
+        boosters: dict[str, str] = {}
+        for level, booster in model.boosters_.items():
+            name = f"booster_{quantile_column(level)[:-4]}.txt"
+            members[name] = booster.model_to_string().encode("utf-8")
+            boosters[repr(float(level))] = name
+        fitted = {
+            "interval_s": model.interval_s_,
+            "as_of": _stamp(model.as_of_),
+            "train_start": _stamp(model.train_start_),
+            "train_end": _stamp(model.train_end_),
+            "meters": {k: (None if np.isnan(v) else v) for k, v in model.meters_.items()},
+            "n_train_rows": model.n_train_rows_,
+            "boosters": boosters,
+        }
+        features: list[str] | None = list(FEATURE_NAMES)
+    elif isinstance(model, SeasonalNaive | PersistenceEnsemble):
+        if not hasattr(model, "interval_s_"):
+            raise NotFittedError(f"{type(model).__name__} is not fitted: call fit() before saving")
+        fitted = {
+            "interval_s": model.interval_s_,
+            "as_of": _stamp(model.as_of_),
+            "meters": list(model.meters_),
+        }
+        features = None
+    else:
+        raise TypeError(
+            f"save_model writes LightGBMForecaster, SeasonalNaive and PersistenceEnsemble, "
+            f"not {type(model).__name__}"
+        )
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model_class": type(model).__name__,
+        "name": model.name,
+        "params": model.get_params(),
+        "feature_names": features,
+        "fitted": fitted,
+        "versions": _versions(),
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(_META, json.dumps(meta, indent=2, sort_keys=True))
+        for name, data in members.items():
+            archive.writestr(name, data)
+    tmp.replace(target)
+    return target
+
+
+def load_model(path: str | os.PathLike[str]) -> Forecaster:
+    """Load a forecaster written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+
+    Returns
+    -------
+    Forecaster
+        A fitted model that predicts exactly as the saved one did.
+
+    Raises
+    ------
+    ModelFormatError
+        If the file is corrupt or incompatible; the message names what
+        differs (format version, model class, feature set, LightGBM major
+        version, a checksum).
+    FileNotFoundError
+        If ``path`` does not exist.
+
+    Examples
+    --------
+    See :func:`save_model`.
+    """
+    source = Path(path)
+    if not source.exists():
+        raise FileNotFoundError(f"no model file at {source}")
+    try:
+        with zipfile.ZipFile(source) as archive:
+            names = set(archive.namelist())
+            if _META not in names:
+                raise ModelFormatError(f"{source}: no {_META} in the archive: not a model file")
+            meta = json.loads(archive.read(_META).decode("utf-8"))
+            if not isinstance(meta, dict):
+                raise ModelFormatError(f"{source}: {_META} is not a JSON object")
+            _check_meta(meta, source)
+            members: dict[str, bytes] = {}
+            for name, digest in dict(meta.get("sha256", {})).items():
+                if name not in names:
+                    raise ModelFormatError(f"{source}: member {name!r} is missing (corrupt file)")
+                data = archive.read(name)
+                if hashlib.sha256(data).hexdigest() != digest:
+                    raise ModelFormatError(
+                        f"{source}: member {name!r} does not match its checksum (corrupt file)"
+                    )
+                members[name] = data
+    except ModelFormatError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise ModelFormatError(f"{source}: not a readable model archive ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{source}: {_META} is not valid JSON ({exc})") from exc
+    try:
+        return _build(meta, members, source)
+    except ModelFormatError:
+        raise
+    except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
+        raise ModelFormatError(f"{source}: cannot rebuild the model ({exc})") from exc
+
+
+def _check_meta(meta: dict[str, Any], source: Path) -> None:
+    if meta.get("format") != FORMAT_NAME:
+        raise ModelFormatError(
+            f"{source}: format is {meta.get('format')!r}, expected {FORMAT_NAME!r}"
+        )
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{source}: format version {version!r} is not the supported {FORMAT_VERSION}; "
+            "refit the model with this version of Bitgoeul"
+        )
+    cls = meta.get("model_class")
+    if cls not in ("LightGBMForecaster", "SeasonalNaive", "PersistenceEnsemble"):
+        raise ModelFormatError(f"{source}: unknown model class {cls!r}")
+    if cls == "LightGBMForecaster":
+        saved = meta.get("feature_names")
+        if saved != list(FEATURE_NAMES):
+            saved_list = list(saved) if isinstance(saved, list) else []
+            missing = [f for f in FEATURE_NAMES if f not in saved_list]
+            extra = [f for f in saved_list if f not in FEATURE_NAMES]
+            detail = (
+                f"missing {missing}, unknown {extra}"
+                if missing or extra
+                else "same names in another order"
+            )
+            raise ModelFormatError(
+                f"{source}: the model's feature set differs from this version's ({detail}); "
+                "refit the model"
+            )
+        saved_lgb = str(meta.get("versions", {}).get("lightgbm", ""))
+        if saved_lgb.split(".")[0] != str(lgb.__version__).split(".")[0]:
+            raise ModelFormatError(
+                f"{source}: boosters were written by LightGBM {saved_lgb or 'unknown'}, this is "
+                f"LightGBM {lgb.__version__} (different major version); refit the model"
+            )
+
+
+def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> Forecaster:
+    cls = meta["model_class"]
+    params = dict(meta["params"])
+    fitted = meta["fitted"]
+    as_of = pd.Timestamp(fitted["as_of"]).tz_convert("UTC")
+    if cls == "LightGBMForecaster":
+        params["quantiles"] = tuple(params["quantiles"])
+        params["mask_codes"] = tuple(params["mask_codes"])
+        model = LightGBMForecaster(**params)
+        boosters: dict[float, lgb.Booster] = {}
+        for level_text, name in fitted["boosters"].items():
+            if name not in members:
+                raise ModelFormatError(f"{source}: booster {name!r} has no checksum entry")
+            booster = lgb.Booster(model_str=members[name].decode("utf-8"))
+            if list(booster.feature_name()) != list(FEATURE_NAMES):
+                raise ModelFormatError(
+                    f"{source}: booster {name!r} has features {booster.feature_name()}, "
+                    "not this version's feature set; refit the model"
+                )
+            boosters[float(level_text)] = booster
+        if set(boosters) != set(model.quantiles):
+            raise ModelFormatError(
+                f"{source}: boosters for levels {sorted(boosters)} do not match the "
+                f"parameters' quantiles {list(model.quantiles)}"
+            )
+        model.boosters_ = boosters
+        model.interval_s_ = int(fitted["interval_s"])
+        model.as_of_ = as_of
+        model.train_start_ = pd.Timestamp(fitted["train_start"]).tz_convert("UTC")
+        model.train_end_ = pd.Timestamp(fitted["train_end"]).tz_convert("UTC")
+        model.meters_ = {
+            str(k): (float("nan") if v is None else float(v)) for k, v in fitted["meters"].items()
+        }
+        model.n_train_rows_ = int(fitted["n_train_rows"])
+        model.mask_report_ = None
+        return model
+    baseline: SeasonalNaive | PersistenceEnsemble = (
+        SeasonalNaive(**params) if cls == "SeasonalNaive" else PersistenceEnsemble(**params)
+    )
+    baseline.interval_s_ = int(fitted["interval_s"])
+    baseline.as_of_ = as_of
+    baseline.meters_ = tuple(str(m) for m in fitted["meters"])
+    return baseline

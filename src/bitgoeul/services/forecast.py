@@ -1,0 +1,434 @@
+"""Use cases: forecast a stored meter's load as of a time, and backtest the forecasts.
+
+Both read the meter's readings strictly before ``as_of`` (each origin of a
+backtest), mask what the core's data-quality scan flags there (outages, spikes,
+stuck values: :func:`bitgoeul.forecast.quality.find_and_mask`) and say what was
+masked, then fit a model from :data:`MODELS` or use a saved one.
+
+The global LightGBM model learns across meters: by default it trains on the
+meter and on the other stored meters of the same interval (at most
+:data:`MAX_TRAIN_METERS`, the meter itself always included).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from bitgoeul.errors import ForecastError, NotFoundError
+from bitgoeul.forecast.backtest import backtest, rolling_origins
+from bitgoeul.forecast.base import Forecaster
+from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
+from bitgoeul.forecast.gbm import LightGBMForecaster
+from bitgoeul.forecast.metrics import score
+from bitgoeul.forecast.persist import load_model, save_model
+from bitgoeul.forecast.quality import MaskReport, find_and_mask
+from bitgoeul.model import Meter
+from bitgoeul.store import MeterStore
+
+__all__ = [
+    "MAX_TRAIN_METERS",
+    "MODELS",
+    "BacktestResult",
+    "MeterForecast",
+    "backtest_meters",
+    "forecast_meter",
+    "load_history",
+    "make_model",
+    "parse_as_of",
+    "parse_horizon",
+]
+
+MAX_TRAIN_METERS = 100
+"""Most meters a global model trains on when forecasting one meter."""
+
+TRAIN_DAYS = 365
+"""Days of history read before ``as_of`` for fitting [d]."""
+
+
+def _lightgbm(timezone: str, horizon: int, train_days: int) -> Forecaster:
+    return LightGBMForecaster(
+        timezone=timezone,
+        holidays_country=_country(timezone),
+        max_horizon=horizon,
+        train_days=train_days,
+    )
+
+
+MODELS: dict[str, Callable[[str, int, int], Forecaster]] = {
+    "lightgbm": _lightgbm,
+    "persistence": lambda tz, horizon, days: PersistenceEnsemble(),
+    "seasonal-naive-day": lambda tz, horizon, days: SeasonalNaive(season="day"),
+    "seasonal-naive-week": lambda tz, horizon, days: SeasonalNaive(season="week"),
+}
+"""Models by name; each factory takes the meters' time zone, the longest horizon the
+model must serve [intervals] and the days of history it learns from [d]."""
+
+
+def _country(timezone: str) -> str | None:
+    return {"Asia/Seoul": "KR"}.get(timezone)
+
+
+def make_model(
+    name: str, *, timezone: str, horizon: int = 168, train_days: int = 365
+) -> Forecaster:
+    """Return an unfitted model by name (see :data:`MODELS`).
+
+    ``horizon`` is the longest forecast it must serve [intervals] and
+    ``train_days`` the days before ``as_of`` it learns from [d].
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the known ones.
+    """
+    try:
+        factory = MODELS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown model {name!r}: choose one of {', '.join(sorted(MODELS))}"
+        ) from None
+    return factory(timezone, horizon, train_days)
+
+
+_HORIZON = re.compile(r"^\s*(\d+)\s*([hd])\s*$", re.IGNORECASE)
+
+
+def parse_horizon(text: str | int, *, interval_s: int) -> int:
+    """Return a horizon such as ``'24h'`` or ``'7d'`` as a number of intervals.
+
+    Examples
+    --------
+    >>> parse_horizon("24h", interval_s=3600), parse_horizon("7d", interval_s=1800)
+    (24, 336)
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        hours = text
+    else:
+        match = _HORIZON.match(str(text))
+        if match is None:
+            raise ValueError(f"horizon must look like '24h' or '7d', got {text!r}")
+        hours = int(match.group(1)) * (24 if match.group(2).lower() == "d" else 1)
+    if hours <= 0 or (hours * 3600) % interval_s:
+        raise ValueError(
+            f"horizon {text!r} is not a positive whole number of the meter's "
+            f"{interval_s}-second intervals"
+        )
+    return hours * 3600 // interval_s
+
+
+def parse_as_of(text: str | dt.datetime, *, timezone: str) -> pd.Timestamp:
+    """Return an as-of time as an aware timestamp; naive input is read in ``timezone``.
+
+    Examples
+    --------
+    >>> parse_as_of("2022-03-01T00:00", timezone="Asia/Seoul").isoformat()
+    '2022-03-01T00:00:00+09:00'
+    """
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"as_of must be an ISO 8601 time like 2022-03-01T00:00, not {text!r}"
+        ) from exc
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(ZoneInfo(timezone), ambiguous="raise", nonexistent="raise")
+    return stamp
+
+
+def load_history(
+    store: MeterStore,
+    meter_ids: Sequence[str],
+    *,
+    before: pd.Timestamp,
+    days: int = TRAIN_DAYS,
+) -> pd.DataFrame:
+    """Return the meters' readings in ``[before - days, before)`` in the forecast long format.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``meter_id``, ``ts`` (UTC), ``energy_kwh`` [kWh], ordered by meter and time.
+    """
+    start = (before - pd.Timedelta(days=days)).to_pydatetime()
+    frames = []
+    for meter_id in meter_ids:
+        table = store.read_readings(meter_id, start, before.to_pydatetime())
+        frame = table.to_pandas()
+        frame.insert(0, "meter_id", meter_id)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame({"meter_id": [], "ts": [], "energy_kwh": []})
+    history: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    history["ts"] = pd.to_datetime(history["ts"], utc=True)
+    return history
+
+
+def _train_meters(store: MeterStore, meter: Meter) -> list[str]:
+    same = sorted(
+        s.meter.meter_id
+        for s in store.list_meters()
+        if s.meter.interval_s == meter.interval_s and s.meter.meter_id != meter.meter_id
+    )
+    return [meter.meter_id, *same[: MAX_TRAIN_METERS - 1]]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterForecast:
+    """A meter's forecast as of a time.
+
+    Attributes
+    ----------
+    meter_id : str
+        Meter.
+    as_of : pandas.Timestamp
+        Nothing at or after this time was read.
+    model : str
+        Model name.
+    forecast : pandas.DataFrame
+        ``ts`` (meter's zone, interval start), ``p10_kwh``, ``p50_kwh``, ``p90_kwh`` [kWh].
+    masked : dict of str to int
+        Intervals masked before fitting, by data-quality code.
+    train_meters : tuple of str
+        Meters the model was fitted on (empty for a loaded model).
+    """
+
+    meter_id: str
+    as_of: pd.Timestamp
+    model: str
+    forecast: pd.DataFrame
+    masked: dict[str, int] = field(default_factory=dict)
+    train_meters: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON shape of ``bitgoeul forecast --json``."""
+        rows = [
+            {
+                "ts": ts.isoformat(),
+                **{c: round(float(row[c]), 6) for c in self.forecast.columns if c.endswith("_kwh")},
+            }
+            for ts, (_, row) in zip(self.forecast["ts"], self.forecast.iterrows(), strict=True)
+        ]
+        return {
+            "meter_id": self.meter_id,
+            "as_of": self.as_of.isoformat(),
+            "model": self.model,
+            "forecast": rows,
+            "masked": self.masked,
+            "train_meters": list(self.train_meters),
+        }
+
+
+def _interval(meter: Meter) -> int:
+    if not meter.interval_s:
+        raise ForecastError(
+            f"meter {meter.meter_id!r} has no known interval: ingest at least two readings"
+        )
+    return meter.interval_s
+
+
+def forecast_meter(
+    store: MeterStore,
+    meter_id: str,
+    *,
+    as_of: str | dt.datetime,
+    horizon: str | int = "24h",
+    model: str = "lightgbm",
+    model_file: str | Path | None = None,
+    save_to: str | Path | None = None,
+    train_days: int = TRAIN_DAYS,
+) -> MeterForecast:
+    """Forecast a stored meter from its readings strictly before ``as_of``.
+
+    Parameters
+    ----------
+    store : MeterStore
+        Where the readings are.
+    meter_id : str
+        Meter to forecast.
+    as_of : str or datetime
+        Forecast origin; naive times are in the meter's zone. Day-ahead
+        forecasts are issued at local midnight.
+    horizon : str or int
+        ``'24h'``, ``'7d'``, or hours.
+    model : str
+        A name from :data:`MODELS`; ignored with ``model_file``.
+    model_file : path, optional
+        A model saved by :func:`bitgoeul.forecast.persist.save_model`: used as
+        is, without refitting.
+    save_to : path, optional
+        Save the fitted model there.
+    train_days : int
+        Days of history read for fitting [d].
+
+    Returns
+    -------
+    MeterForecast
+    """
+    meter = store.get_meter(meter_id)
+    interval_s = _interval(meter)
+    origin = parse_as_of(as_of, timezone=meter.timezone)
+    steps = parse_horizon(horizon, interval_s=interval_s)
+    if model_file is not None:
+        fitted = load_model(model_file)
+        meters = [meter_id]
+        name = getattr(fitted, "name", "loaded")
+    else:
+        fitted = make_model(model, timezone=meter.timezone, horizon=steps, train_days=train_days)
+        meters = _train_meters(store, meter) if model == "lightgbm" else [meter_id]
+        name = model
+    history = load_history(store, meters, before=origin, days=train_days)
+    if history.loc[history["meter_id"] == meter_id, "energy_kwh"].notna().sum() == 0:
+        raise NotFoundError(
+            f"meter {meter_id!r} has no readings before {origin.isoformat()} to forecast from"
+        )
+    masked, report = find_and_mask(
+        history, interval_s=interval_s, timezone=meter.timezone, as_of=origin
+    )
+    if model_file is None:
+        fitted.fit(masked, as_of=origin)
+        if save_to is not None:
+            save_model(fitted, save_to)
+    own = masked[masked["meter_id"] == meter_id]
+    result = fitted.predict(own if model_file is not None else masked, as_of=origin, horizon=steps)
+    result = result[result["meter_id"] == meter_id].drop(columns="meter_id")
+    result["ts"] = pd.to_datetime(result["ts"], utc=True).dt.tz_convert(meter.timezone)
+    return MeterForecast(
+        meter_id=meter_id,
+        as_of=origin.tz_convert(meter.timezone),
+        model=name,
+        forecast=result.reset_index(drop=True),
+        masked=_masked_counts(report, meter_id),
+        train_meters=tuple(meters) if model_file is None else (),
+    )
+
+
+def _masked_counts(report: MaskReport, meter_id: str) -> dict[str, int]:
+    return {str(k): int(v) for k, v in report.counts.get(meter_id, {}).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """Rolling-origin backtest of one model on stored meters.
+
+    Attributes
+    ----------
+    model : str
+        Model name.
+    origins : list of pandas.Timestamp
+        Forecast origins (local midnights).
+    scores : pandas.DataFrame
+        One row per meter and a pooled row: NRMSE, MASE, SMAPE, CV(RMSE),
+        NMBE, pinball loss, P10-P90 coverage.
+    forecasts : pandas.DataFrame
+        Every forecast with its actual.
+    """
+
+    model: str
+    origins: list[pd.Timestamp]
+    scores: pd.DataFrame
+    forecasts: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dictionary (scores only, not every forecast)."""
+        rows = self.scores.reset_index().to_dict(orient="records")
+        return {
+            "model": self.model,
+            "origins": [o.isoformat() for o in self.origins],
+            "scores": [
+                {str(k): (v if isinstance(v, str) else _num(v)) for k, v in r.items()} for r in rows
+            ],
+        }
+
+
+def _num(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None
+
+
+def backtest_meters(
+    store: MeterStore,
+    meter_ids: Sequence[str],
+    *,
+    model: str = "lightgbm",
+    origins: int = 30,
+    horizon: str | int = "24h",
+    end: str | dt.datetime | None = None,
+    train_days: int = TRAIN_DAYS,
+) -> BacktestResult:
+    """Backtest a model over rolling origins on stored meters of one interval.
+
+    Each origin is a local midnight; the model is refitted at each origin on
+    data before it, masked by the data-quality scan as of that origin.
+    """
+    if not meter_ids:
+        raise ValueError("name at least one meter to backtest")
+    meters = [store.get_meter(m) for m in meter_ids]
+    intervals = {_interval(m) for m in meters}
+    zones = {m.timezone for m in meters}
+    if len(intervals) != 1 or len(zones) != 1:
+        raise ForecastError(
+            "backtest meters of one interval and one time zone at a time; got "
+            f"intervals {sorted(intervals)} and zones {sorted(zones)}"
+        )
+    interval_s, zone = intervals.pop(), zones.pop()
+    steps = parse_horizon(horizon, interval_s=interval_s)
+    limit = parse_as_of(end, timezone=zone) if end is not None else None
+    far = pd.Timestamp(limit) if limit is not None else pd.Timestamp("2200-01-01", tz="UTC")
+    history = load_history(store, list(meter_ids), before=far, days=365 * 200)
+    points = rolling_origins(history, n=origins, horizon=steps, timezone=zone, end=limit)
+    if not points:
+        raise ForecastError("not enough data for one backtest origin with actuals after it")
+
+    def fresh() -> Forecaster:
+        inner = make_model(model, timezone=zone, horizon=steps, train_days=train_days)
+        return _Masking(inner, interval_s=interval_s, timezone=zone)
+
+    reads = history
+    if train_days:
+        reads = history[history["ts"] >= points[0] - pd.Timedelta(days=train_days)]
+    forecasts = backtest(fresh, reads, points, horizon=steps)
+    scores = score(forecasts, history=history)
+    return BacktestResult(model=model, origins=points, scores=scores, forecasts=forecasts)
+
+
+class _Masking:
+    """A model that masks flagged intervals as of each fit and prediction."""
+
+    def __init__(self, inner: Forecaster, *, interval_s: int, timezone: str) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._interval_s = interval_s
+        self._timezone = timezone
+
+    def _masked(self, history: pd.DataFrame, as_of: Any) -> pd.DataFrame:
+        masked, _ = find_and_mask(
+            history, interval_s=self._interval_s, timezone=self._timezone, as_of=as_of
+        )
+        return masked
+
+    def fit(self, history: pd.DataFrame, *, as_of: Any) -> _Masking:
+        self.inner.fit(self._masked(history, as_of), as_of=as_of)
+        return self
+
+    def predict(
+        self,
+        history: pd.DataFrame,
+        *,
+        as_of: Any,
+        horizon: int,
+        quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+    ) -> pd.DataFrame:
+        return self.inner.predict(
+            self._masked(history, as_of), as_of=as_of, horizon=horizon, quantiles=quantiles
+        )

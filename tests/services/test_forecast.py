@@ -1,0 +1,151 @@
+"""Forecasts of stored meters: the CLI shape, the as-of rule, saved models, backtests, bills."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from bitgoeul.cli import app
+from bitgoeul.ingest.csv import CsvOptions
+from bitgoeul.services import MeterDefaults, ingest_file, ingest_frame
+from bitgoeul.services.forecast import backtest_meters, forecast_meter
+from bitgoeul.store import DuckDBStore, open_store
+
+CNU = "kr_cnu_campus_buildings_hourly"
+
+
+@pytest.fixture(scope="module")
+def buildings(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store with two real CNU buildings (hourly kWh, 2021-01 .. 2022-04)."""
+    path = str(tmp_path_factory.mktemp("forecast") / "cnu.duckdb")
+    store = open_store(path)
+    for name, meter_id in (
+        ("A06_agri_life_sci_bldg3_HV_02.csv", "A06"),
+        ("C14_engineering_bldg7_HV_02.csv", "C14"),
+    ):
+        options = CsvOptions(meter_id=meter_id, ts_col="date", value_col="energy")
+        ingest_file(shared_data / CNU / name, store, csv=options, defaults=MeterDefaults())
+    store.close()
+    return path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_forecast_cli_prints_the_documented_json(buildings: str) -> None:
+    code, out, err = run(
+        "forecast",
+        "C14",
+        "--as-of",
+        "2022-03-01T00:00",
+        "--horizon",
+        "24h",
+        "--model",
+        "persistence",
+        "--store",
+        buildings,
+        "--json",
+    )
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["meter_id"] == "C14" and body["model"] == "persistence"
+    assert body["as_of"] == "2022-03-01T00:00:00+09:00"
+    rows = body["forecast"]
+    assert len(rows) == 24
+    assert rows[0]["ts"] == "2022-03-01T00:00:00+09:00"
+    assert rows[-1]["ts"] == "2022-03-01T23:00:00+09:00"
+    for row in rows:
+        assert row["p10_kwh"] <= row["p50_kwh"] <= row["p90_kwh"]
+        assert all(math.isfinite(row[k]) for k in ("p10_kwh", "p50_kwh", "p90_kwh"))
+
+
+def test_lightgbm_forecast_ignores_data_at_and_after_as_of(buildings: str, tmp_path: Path) -> None:
+    store = open_store(buildings, read_only=True)
+    try:
+        before = forecast_meter(
+            store, "C14", as_of="2022-03-01T00:00", horizon="24h", train_days=60
+        )
+    finally:
+        store.close()
+    # a copy of the store whose readings from the origin on are wildly different
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(Path(buildings).read_bytes())
+    altered = open_store(str(copy))
+    try:
+        ts = pd.date_range("2022-03-01", periods=24 * 20, freq="h", tz="Asia/Seoul")
+        frame = pd.DataFrame({"meter_id": "C14", "ts": ts, "energy_kwh": 10_000.0})
+        ingest_frame(frame, altered, on_conflict="correct")
+        after = forecast_meter(
+            altered, "C14", as_of="2022-03-01T00:00", horizon="24h", train_days=60
+        )
+    finally:
+        altered.close()
+    assert before.model == "lightgbm" and set(before.train_meters) == {"A06", "C14"}
+    pd.testing.assert_frame_equal(before.forecast, after.forecast)
+
+
+def test_saved_model_gives_the_same_forecast(buildings: str, tmp_path: Path) -> None:
+    model = tmp_path / "c14.bgm"
+    args = ["forecast", "C14", "--as-of", "2022-02-01T00:00", "--store", buildings, "--json"]
+    code, out, err = run(*args, "--model", "seasonal-naive-week", "--save", str(model))
+    assert code == 0, err and model.is_file()
+    code, again, err = run(*args, "--model-file", str(model))
+    assert code == 0, err
+    assert json.loads(again)["forecast"] == json.loads(out)["forecast"]
+    broken = tmp_path / "broken.bgm"
+    broken.write_bytes(b"not a model")
+    code, _, err = run(*args, "--model-file", str(broken))
+    assert code == 2 and "broken.bgm" in err
+
+
+def test_backtest_scores_each_meter_and_the_pool(buildings: str) -> None:
+    store = open_store(buildings, read_only=True)
+    try:
+        result = backtest_meters(store, ["A06", "C14"], model="persistence", origins=3)
+    finally:
+        store.close()
+    assert len(result.origins) == 3
+    assert all(o.hour == 0 and o.tz is not None for o in result.origins)
+    scores = result.scores
+    assert len(scores) == 3  # two meters and the pooled row
+    assert scores.select_dtypes("number").notna().all().all()
+    code, out, err = run(
+        "forecast",
+        "backtest",
+        "A06",
+        "C14",
+        "--model",
+        "seasonal-naive-day",
+        "--origins",
+        "2",
+        "--store",
+        buildings,
+        "--json",
+    )
+    assert code == 0, err
+    assert len(json.loads(out)["scores"]) == 3
+
+
+def test_month_end_bill_forecast_can_use_a_model(tmp_path: Path) -> None:
+    from bitgoeul.services.billing import bill_meter
+    from bitgoeul.synthetic import generate_readings
+
+    store: DuckDBStore = open_store(str(tmp_path / "h.duckdb"))
+    start = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    ingest_frame(generate_readings(2, 96 * 100, start=start, seed=2), store)
+    as_of = dt.date(2025, 9, 5)
+    profile = bill_meter(store, "m0001", as_of=as_of)
+    model = bill_meter(store, "m0001", as_of=as_of, model="persistence")
+    assert profile.forecast is not None and model.forecast is not None
+    assert profile.forecast.energy.so_far_kwh == model.forecast.energy.so_far_kwh
+    assert "persistence" in model.forecast.energy.method.lower()
+    band = model.forecast.energy
+    assert band.so_far_kwh <= band.p10_kwh <= band.p50_kwh <= band.p90_kwh
