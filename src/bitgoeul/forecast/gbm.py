@@ -486,7 +486,7 @@ class LightGBMForecaster:
         walls = pd.DatetimeIndex(wall - pd.to_timedelta(days, unit="D"))
         local = walls.tz_localize(self.timezone, ambiguous="NaT", nonexistent="NaT")
         local = local[np.asarray(local.notna())]
-        offsets = (local.tz_convert("UTC").asi8 - grid.start.as_unit("ns").value) / (
+        offsets = (local.tz_convert("UTC").as_unit("ns").asi8 - grid.start.as_unit("ns").value) / (
             grid.interval_s * 1_000_000_000
         )
         whole = np.isclose(offsets, np.round(offsets))

@@ -303,9 +303,9 @@ def grid_calendar(
     times = pd.date_range(start, periods=size, freq=pd.Timedelta(seconds=interval_s))
     local = times.tz_convert(timezone)
     wall = local.tz_localize(None)
-    day = (wall.normalize().asi8 // (_DAY_S * _NS)).astype(np.int64)
+    day = (wall.normalize().as_unit("ns").asi8 // (_DAY_S * _NS)).astype(np.int64)
     hour = (wall.hour + wall.minute / 60.0 + wall.second / 3600.0).to_numpy(dtype=np.float64)
-    day_of_week = wall.dayofweek.to_numpy(dtype=np.int64)
+    day_of_week = wall.day_of_week.to_numpy(dtype=np.int64)
     month = wall.month.to_numpy(dtype=np.int64)
     if size == 0:
         empty_b = np.zeros(0, dtype=bool)

@@ -78,10 +78,10 @@ def generate_load_history(
     )
     wall = local.tz_localize(None)
     hour = (wall.hour + wall.minute / 60).to_numpy(dtype=np.float64)
-    dow = wall.dayofweek.to_numpy()
+    dow = wall.day_of_week.to_numpy()
     off = holiday_dates(holidays_country, range(wall[0].year, wall[-1].year + 1))
     holiday = np.array([d in off for d in wall.date], dtype=bool)
-    doy = wall.dayofyear.to_numpy(dtype=np.float64)
+    doy = wall.day_of_year.to_numpy(dtype=np.float64)
     temp_rng = np.random.default_rng([seed, 0])
     daily_temp = 13 - 14 * np.cos(2 * np.pi * (doy - 20) / 365.25)
     temp = (
