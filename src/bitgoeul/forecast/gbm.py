@@ -42,7 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import lightgbm as lgb
 import numpy as np
@@ -86,7 +86,42 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 _DAY_S = 86_400
+_NS_PER_S = 1_000_000_000
 _LEVEL_LOOKBACK_D = 56  # extra days a forecast reads so the level can reach over a long gap
+
+
+class _TrainingRows:
+    """Training rows of all meters: features, scaled target, meter index, lead and times."""
+
+    __slots__ = ("lead", "meter", "origin_ns", "target_ns", "x", "y")
+
+    def __init__(
+        self,
+        *,
+        x: FloatArray,
+        y: FloatArray,
+        meter: IntArray,
+        lead: IntArray,
+        origin_ns: IntArray,
+        target_ns: IntArray,
+    ) -> None:
+        self.x = x
+        self.y = y
+        self.meter = meter
+        self.lead = lead
+        self.origin_ns = origin_ns
+        self.target_ns = target_ns
+
+    @classmethod
+    def concat(cls, parts: list[_TrainingRows]) -> _TrainingRows:
+        return cls(
+            x=np.concatenate([p.x for p in parts]),
+            y=np.concatenate([p.y for p in parts]),
+            meter=np.concatenate([p.meter for p in parts]),
+            lead=np.concatenate([p.lead for p in parts]),
+            origin_ns=np.concatenate([p.origin_ns for p in parts]),
+            target_ns=np.concatenate([p.target_ns for p in parts]),
+        )
 
 
 class LightGBMForecaster:
@@ -180,6 +215,9 @@ class LightGBMForecaster:
         feature_fraction: float = 0.9,
         bagging_fraction: float = 0.8,
         max_train_rows: int = 200_000,
+        calibration: Literal["band", "all", "none"] = "band",
+        calibration_days: int = 28,
+        min_calibration: int = 100,
         seed: int = 0,
         num_threads: int = 2,
     ) -> None:
@@ -212,6 +250,11 @@ class LightGBMForecaster:
         self.feature_fraction = float(feature_fraction)
         self.bagging_fraction = float(bagging_fraction)
         self.max_train_rows = _positive_int(max_train_rows, "max_train_rows")
+        if calibration not in ("band", "all", "none"):
+            raise ValueError(f"calibration must be 'band', 'all' or 'none', got {calibration!r}")
+        self.calibration: Literal["band", "all", "none"] = calibration
+        self.calibration_days = _positive_int(calibration_days, "calibration_days")
+        self.min_calibration = _positive_int(min_calibration, "min_calibration")
         self.seed = int(seed)
         self.num_threads = _positive_int(num_threads, "num_threads")
         self.name = "lightgbm"
@@ -241,6 +284,9 @@ class LightGBMForecaster:
             "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction,
             "max_train_rows": self.max_train_rows,
+            "calibration": self.calibration,
+            "calibration_days": self.calibration_days,
+            "min_calibration": self.min_calibration,
             "seed": self.seed,
             "num_threads": self.num_threads,
         }
@@ -296,39 +342,110 @@ class LightGBMForecaster:
         d = steps_per_day(interval_s)
         lookback_s = (self.train_days + CONTEXT_D + 1) * _DAY_S
         raw, masked, report = self._prepare(frame, stamp, interval_s, lookback_s, horizon=0)
+        rows, levels = self._training_rows(raw, masked, stamp, d)
+        if rows is None:
+            raise ValueError(
+                f"no measured interval to learn from before as_of={stamp.isoformat()}: the "
+                "model needs at least a day of readings before its training origins"
+            )
+        cal_start = int(stamp.value) - self.calibration_days * _DAY_S * _NS_PER_S
+        fit_rows = rows.target_ns < cal_start
+        cal_rows = rows.origin_ns >= cal_start
+        if self.calibration == "none" or not fit_rows.any() or not cal_rows.any():
+            fit_rows = np.ones(rows.y.size, dtype=bool)
+            cal_rows = np.zeros(rows.y.size, dtype=bool)
+        boosters = self._train(rows.x[fit_rows], rows.y[fit_rows])
+        n_blocks = -(-self.max_horizon // d)
+        corrections = np.zeros((len(self.quantiles), n_blocks))
+        by_meter: dict[str, FloatArray] = {}
+        if cal_rows.any():
+            x_cal = rows.x[cal_rows]
+            pred = np.sort(
+                np.column_stack(
+                    [
+                        boosters[q].predict(x_cal, num_threads=self.num_threads)
+                        for q in self.quantiles
+                    ]
+                ),
+                axis=1,
+            )
+            residual = rows.y[cal_rows][:, None] - pred
+            block = (rows.lead[cal_rows] - 1) // d
+            meter = rows.meter[cal_rows]
+            corrections = self._corrections(residual, block, n_blocks, None)
+            for index, meter_id in enumerate(masked):
+                mine = meter == index
+                if mine.any():
+                    by_meter[meter_id] = self._corrections(
+                        residual[mine], block[mine], n_blocks, corrections
+                    )
+            if self.calibration == "band":
+                mid = [j for j, q in enumerate(self.quantiles) if q == 0.5]
+                corrections[mid] = 0.0
+                for values in by_meter.values():
+                    values[mid] = 0.0
+        self.boosters_ = boosters
+        self.corrections_ = corrections
+        self.meter_corrections_ = by_meter
+        self.interval_s_ = interval_s
+        self.as_of_ = stamp
+        step_ns = interval_s * _NS_PER_S
+        self.train_start_ = pd.Timestamp(int(rows.target_ns[fit_rows].min()), unit="ns", tz="UTC")
+        self.train_end_ = pd.Timestamp(
+            int(rows.target_ns[fit_rows].max()) + step_ns, unit="ns", tz="UTC"
+        )
+        self.meters_ = dict(sorted(levels.items()))
+        self.n_train_rows_ = min(int(np.count_nonzero(fit_rows)), self.max_train_rows)
+        self.n_calibration_rows_ = int(np.count_nonzero(cal_rows))
+        self.mask_report_ = report
+        return self
+
+    def _training_rows(
+        self,
+        raw: dict[str, MeterGrid],
+        masked: dict[str, MeterGrid],
+        stamp: pd.Timestamp,
+        d: int,
+    ) -> tuple[_TrainingRows | None, dict[str, float]]:
+        """Every usable (origin, lead) row of every meter, and each meter's level now."""
         leads = np.arange(1, self.max_horizon + 1, dtype=np.int64)
-        blocks: list[tuple[FloatArray, FloatArray, IntArray]] = []
+        parts: list[_TrainingRows] = []
         levels: dict[str, float] = {}
-        first_ns, last_ns = math.inf, -math.inf
-        for meter_id, grid in masked.items():
+        for index, (meter_id, grid) in enumerate(masked.items()):
+            now = recent_level(
+                grid.energy_kwh, np.array([grid.origin]), window=LEVEL_WINDOW_D * d, min_count=d
+            )[0]
+            levels[meter_id] = float(now) if np.isfinite(now) else math.nan
             origins = self._training_origins(grid, stamp, d)
             rows = self._rows(grid, origins, leads)
-            target = grid.energy_kwh[np.clip(rows.target, 0, grid.energy_kwh.size - 1)]
+            last = grid.energy_kwh.size - 1
+            target = grid.energy_kwh[np.clip(rows.target, 0, last)]
             ok = (
                 (rows.target < grid.origin)
                 & ~np.isnan(target)
                 & (rows.level > 0)
                 & ~self._zero_rows(raw[meter_id], rows, d)
             )
-            now = recent_level(
-                grid.energy_kwh, np.array([grid.origin]), window=LEVEL_WINDOW_D * d, min_count=d
-            )[0]
-            levels[meter_id] = float(now) if np.isfinite(now) else math.nan
             if not ok.any():
                 continue
-            scaled = target[ok] / rows.level[ok]
-            blocks.append((rows.x[ok], scaled, rows.target[ok]))
-            step_ns = interval_s * 1_000_000_000
+            step_ns = grid.interval_s * _NS_PER_S
             start_ns = int(grid.start.value)
-            first_ns = min(first_ns, start_ns + int(rows.target[ok].min()) * step_ns)
-            last_ns = max(last_ns, start_ns + int(rows.target[ok].max()) * step_ns)
-        if not blocks:
-            raise ValueError(
-                f"no measured interval to learn from before as_of={stamp.isoformat()}: the "
-                f"model needs at least a day of readings before its training origins"
+            parts.append(
+                _TrainingRows(
+                    x=rows.x[ok],
+                    y=target[ok] / rows.level[ok],
+                    meter=np.full(int(ok.sum()), index, dtype=np.int64),
+                    lead=rows.lead[ok],
+                    origin_ns=start_ns + rows.origin[ok] * step_ns,
+                    target_ns=start_ns + rows.target[ok] * step_ns,
+                )
             )
-        x = np.concatenate([b[0] for b in blocks])
-        y = np.concatenate([b[1] for b in blocks])
+        if not parts:
+            return None, levels
+        return _TrainingRows.concat(parts), levels
+
+    def _train(self, x: FloatArray, y: FloatArray) -> dict[float, lgb.Booster]:
+        """One booster per level on at most ``max_train_rows`` rows (a seeded draw)."""
         if x.shape[0] > self.max_train_rows:
             rng = np.random.default_rng(self.seed)
             keep = np.sort(rng.choice(x.shape[0], size=self.max_train_rows, replace=False))
@@ -337,24 +454,33 @@ class LightGBMForecaster:
             x,
             label=y,
             feature_name=list(FEATURE_NAMES),
-            categorical_feature=["day_type"],
             params={"max_bin": 255, "verbosity": -1},
             free_raw_data=False,
         )
-        boosters: dict[float, lgb.Booster] = {}
-        for level in self.quantiles:
-            boosters[level] = lgb.train(
+        return {
+            level: lgb.train(
                 self.lightgbm_params(level), dataset, num_boost_round=self.n_estimators
             )
-        self.boosters_ = boosters
-        self.interval_s_ = interval_s
-        self.as_of_ = stamp
-        self.train_start_ = pd.Timestamp(int(first_ns), unit="ns", tz="UTC")
-        self.train_end_ = pd.Timestamp(int(last_ns), unit="ns", tz="UTC")
-        self.meters_ = dict(sorted(levels.items()))
-        self.n_train_rows_ = int(x.shape[0])
-        self.mask_report_ = report
-        return self
+            for level in self.quantiles
+        }
+
+    def _corrections(
+        self,
+        residual: FloatArray,
+        block: IntArray,
+        n_blocks: int,
+        fallback: FloatArray | None,
+    ) -> FloatArray:
+        """``q``-quantile of each level's scaled residuals, per lead day (levels x blocks)."""
+        levels = np.asarray(self.quantiles)
+        out = np.zeros((levels.size, n_blocks)) if fallback is None else fallback.copy()
+        for b in range(n_blocks):
+            rows = block == b
+            if np.count_nonzero(rows) < self.min_calibration:
+                continue
+            for j, q in enumerate(levels):
+                out[j, b] = np.quantile(residual[rows, j], q)
+        return out
 
     # -- predict ------------------------------------------------------------------------
     def predict(
@@ -420,14 +546,25 @@ class LightGBMForecaster:
             for grid in masked.values()
         ]
         x = np.concatenate([rows.x for rows in blocks])
-        preds = np.column_stack(
-            [self.boosters_[q].predict(x, num_threads=self.num_threads) for q in levels]
+        preds = np.sort(
+            np.column_stack(
+                [self.boosters_[q].predict(x, num_threads=self.num_threads) for q in self.quantiles]
+            ),
+            axis=1,
         )
+        correction = np.concatenate(
+            [
+                self.meter_corrections_.get(meter_id, self.corrections_)[:, (rows.lead - 1) // d].T
+                for meter_id, rows in zip(masked, blocks, strict=True)
+            ]
+        )
+        wanted = [self.quantiles.index(q) for q in levels]
+        scaled = np.sort(preds + correction, axis=1)[:, wanted]
         level = np.concatenate([rows.level for rows in blocks])
         zero = np.concatenate(
             [self._zero_rows(raw[m], rows, d) for m, rows in zip(masked, blocks, strict=True)]
         )
-        values = np.sort(preds, axis=1) * level[:, None]
+        values = scaled * level[:, None]
         values = np.where(zero[:, None], 0.0, np.maximum(values, 0.0))
         parts = []
         for grid in masked.values():

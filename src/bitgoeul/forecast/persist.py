@@ -30,6 +30,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bitgoeul.errors import ModelFormatError, NotFittedError
@@ -37,6 +38,7 @@ from bitgoeul.forecast.base import Forecaster, quantile_column
 from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
 from bitgoeul.forecast.features import FEATURE_NAMES
 from bitgoeul.forecast.gbm import LightGBMForecaster
+from bitgoeul.forecast.series import steps_per_day
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "save_model"]
 
@@ -122,6 +124,9 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
             "train_end": _stamp(model.train_end_),
             "meters": {k: (None if np.isnan(v) else v) for k, v in model.meters_.items()},
             "n_train_rows": model.n_train_rows_,
+            "n_calibration_rows": model.n_calibration_rows_,
+            "corrections": model.corrections_.tolist(),
+            "meter_corrections": {k: v.tolist() for k, v in model.meter_corrections_.items()},
             "boosters": boosters,
         }
         features: list[str] | None = list(FEATURE_NAMES)
@@ -293,6 +298,12 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
             str(k): (float("nan") if v is None else float(v)) for k, v in fitted["meters"].items()
         }
         model.n_train_rows_ = int(fitted["n_train_rows"])
+        model.n_calibration_rows_ = int(fitted["n_calibration_rows"])
+        shape = (len(model.quantiles), -(-model.max_horizon // steps_per_day(model.interval_s_)))
+        model.corrections_ = _table(fitted["corrections"], shape, source)
+        model.meter_corrections_ = {
+            str(k): _table(v, shape, source) for k, v in fitted["meter_corrections"].items()
+        }
         model.mask_report_ = None
         return model
     baseline: SeasonalNaive | PersistenceEnsemble = (
@@ -302,3 +313,13 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
     baseline.as_of_ = as_of
     baseline.meters_ = tuple(str(m) for m in fitted["meters"])
     return baseline
+
+
+def _table(values: Any, shape: tuple[int, int], source: Path) -> npt.NDArray[np.float64]:
+    table = np.asarray(values, dtype=np.float64)
+    if table.shape != shape or not np.isfinite(table).all():
+        raise ModelFormatError(
+            f"{source}: a calibration table has shape {table.shape}, expected {shape} of finite "
+            "numbers (corrupt file)"
+        )
+    return table

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bitgoeul.errors import NotFittedError
+from bitgoeul.forecast.baselines import SeasonalNaive
+from bitgoeul.forecast.gbm import LightGBMForecaster
+from bitgoeul.forecast.metrics import nrmse
+from bitgoeul.forecast.synthetic import generate_load_history
+
+from .conftest import SEOUL, small_model
+
+HISTORY = generate_load_history(2, days=70, seed=5, start="2022-01-01")
+AS_OF = pd.Timestamp("2022-03-02", tz=SEOUL)  # the day after a public holiday (1 March)
+
+
+def forecast(history: pd.DataFrame, **options: object) -> pd.DataFrame:
+    model = small_model(**options).fit(history, as_of=AS_OF)
+    return model.predict(history, as_of=AS_OF, horizon=24)
+
+
+REFERENCE = forecast(HISTORY)
+
+changes = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=24 * 12 - 1),  # hours at or after as_of
+        st.sampled_from(["scale", "nan", "drop", "temp"]),
+        st.floats(min_value=0.0, max_value=50.0),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=changes, extra_days=st.integers(min_value=0, max_value=5))
+def test_forecast_as_of_t_ignores_data_at_or_after_t(
+    changes: list[tuple[int, str, float]], extra_days: int
+) -> None:
+    altered = HISTORY.copy()
+    position = {ts: i for i, ts in enumerate(altered["ts"])}
+    drop = []
+    for hour, kind, value in changes:
+        when = AS_OF.tz_convert("UTC") + pd.Timedelta(hours=hour)
+        rows = altered.index[altered["ts"] == when]
+        if kind == "scale":
+            altered.loc[rows, "energy_kwh"] *= value
+        elif kind == "nan":
+            altered.loc[rows, "energy_kwh"] = np.nan
+        elif kind == "temp":
+            altered.loc[rows, "temp_c"] = value
+        else:
+            drop.extend(rows)
+    altered = altered.drop(index=drop)
+    if extra_days:
+        future = generate_load_history(2, days=extra_days, seed=9, start="2022-03-12")
+        altered = pd.concat([altered, future], ignore_index=True)
+    assert position  # the history is not empty
+    again = forecast(altered)
+    pd.testing.assert_frame_equal(again, REFERENCE)
+
+
+def test_quantiles_are_ordered_and_named_per_level() -> None:
+    assert list(REFERENCE.columns) == ["meter_id", "ts", "p10_kwh", "p50_kwh", "p90_kwh"]
+    assert len(REFERENCE) == 48
+    values = REFERENCE[["p10_kwh", "p50_kwh", "p90_kwh"]].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all()
+    assert (np.diff(values, axis=1) >= 0).all()
+    assert (values[:, 2] - values[:, 0] > 0).mean() > 0.9
+    first = REFERENCE.groupby("meter_id")["ts"].min()
+    assert (first == AS_OF.tz_convert("UTC")).all()
+
+
+def test_a_fit_is_deterministic() -> None:
+    pd.testing.assert_frame_equal(forecast(HISTORY), REFERENCE)
+
+
+def test_the_global_model_beats_seasonal_naive_after_a_holiday() -> None:
+    naive = SeasonalNaive().fit(HISTORY, as_of=AS_OF).predict(HISTORY, as_of=AS_OF, horizon=24)
+    actual = HISTORY.set_index(["meter_id", "ts"])["energy_kwh"]
+    truth = actual.reindex(pd.MultiIndex.from_frame(REFERENCE[["meter_id", "ts"]])).to_numpy()
+    model_error = nrmse(truth, REFERENCE["p50_kwh"])
+    naive_error = nrmse(truth, naive["p50_kwh"])
+    assert model_error < 0.5 * naive_error  # naive copies the holiday onto a working day
+
+
+def test_a_masked_spike_before_the_origin_does_not_move_the_forecast() -> None:
+    spiky = HISTORY.copy()
+    yesterday_10h = (AS_OF - pd.Timedelta("14h")).tz_convert("UTC")
+    spiky.loc[spiky["ts"] == yesterday_10h, "energy_kwh"] *= 50
+    masked = forecast(spiky)
+    unmasked = forecast(spiky, mask_codes=None)
+    clean = REFERENCE["p50_kwh"].to_numpy()
+    assert np.allclose(masked["p50_kwh"], clean, rtol=0.05)
+    assert unmasked["p50_kwh"].sum() > 1.1 * clean.sum()
+
+
+def test_after_a_week_of_zeros_the_forecast_is_zero() -> None:
+    off = HISTORY.copy()
+    off.loc[off["ts"] >= (AS_OF - pd.Timedelta("8D")).tz_convert("UTC"), "energy_kwh"] = 0.0
+    zero = forecast(off)
+    assert (zero[["p10_kwh", "p50_kwh", "p90_kwh"]].to_numpy() == 0).all()
+    kept = forecast(off, zero_regime_days=None)
+    assert (kept["p50_kwh"] > 0).all()
+
+
+def test_missing_targets_are_skipped_not_learnt() -> None:
+    holes = HISTORY.copy()
+    rng = np.random.default_rng(1)
+    holes.loc[rng.random(len(holes)) < 0.3, "energy_kwh"] = np.nan
+    model = small_model(calibration="none").fit(holes, as_of=AS_OF)
+    full = small_model(calibration="none").fit(HISTORY, as_of=AS_OF)
+    assert model.n_train_rows_ < 0.75 * full.n_train_rows_
+    out = model.predict(holes, as_of=AS_OF, horizon=24)
+    assert np.isfinite(out[["p10_kwh", "p50_kwh", "p90_kwh"]].to_numpy()).all()
+
+
+def test_predict_refuses_what_the_model_was_not_fitted_for() -> None:
+    with pytest.raises(NotFittedError):
+        small_model().predict(HISTORY, as_of=AS_OF, horizon=24)
+    model = small_model(quantiles=(0.1, 0.5, 0.9)).fit(HISTORY, as_of=AS_OF)
+    with pytest.raises(ValueError, match="max_horizon"):
+        model.predict(HISTORY, as_of=AS_OF, horizon=25)
+    with pytest.raises(ValueError, match="fitted for the levels"):
+        model.predict(HISTORY, as_of=AS_OF, horizon=24, quantiles=(0.05, 0.5))
+    with pytest.raises(ValueError, match="before the instant"):
+        model.predict(HISTORY, as_of=AS_OF - pd.Timedelta("1D"), horizon=24)
+    later = model.predict(HISTORY, as_of=AS_OF + pd.Timedelta("2D"), horizon=24, quantiles=(0.5,))
+    assert list(later.columns) == ["meter_id", "ts", "p50_kwh"]
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"train_days": 0}, "train_days"),
+        ({"quantiles": (0.9, 0.1)}, "increasing"),
+        ({"calibration": "maybe"}, "calibration"),
+        ({"mask_codes": ("spikes",)}, "unknown issue code"),
+        ({"timezone": "Mars/Olympus"}, "time zone"),
+        ({"holidays_country": "XX"}, "no calendar"),
+    ],
+)
+def test_constructor_rejects_bad_options(options: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        LightGBMForecaster(**options)  # type: ignore[arg-type]

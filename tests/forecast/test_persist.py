@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from bitgoeul.errors import ModelFormatError, NotFittedError
+from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
+from bitgoeul.forecast.gbm import LightGBMForecaster
+from bitgoeul.forecast.persist import load_model, save_model
+from bitgoeul.forecast.synthetic import generate_load_history
+
+from .conftest import SEOUL, small_model
+
+HISTORY = generate_load_history(2, days=50, seed=11)
+AS_OF = pd.Timestamp("2024-02-12", tz=SEOUL)
+LATER = AS_OF + pd.Timedelta("3D")
+
+
+@pytest.fixture(scope="module")
+def fitted() -> LightGBMForecaster:
+    return small_model().fit(HISTORY, as_of=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def saved(fitted: LightGBMForecaster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_model(fitted, tmp_path_factory.mktemp("model") / "model.zip")
+
+
+def test_a_saved_lightgbm_model_predicts_exactly_as_before(
+    fitted: LightGBMForecaster, saved: Path
+) -> None:
+    again = load_model(saved)
+    assert isinstance(again, LightGBMForecaster)
+    for origin in (AS_OF, LATER):
+        pd.testing.assert_frame_equal(
+            again.predict(HISTORY, as_of=origin, horizon=24),
+            fitted.predict(HISTORY, as_of=origin, horizon=24),
+        )
+    assert again.get_params() == fitted.get_params()
+    assert again.as_of_ == fitted.as_of_
+    assert again.meters_.keys() == fitted.meters_.keys()
+
+
+def test_the_model_file_records_features_window_meters_and_versions(saved: Path) -> None:
+    with zipfile.ZipFile(saved) as archive:
+        meta = json.loads(archive.read("meta.json"))
+        names = archive.namelist()
+    assert meta["model_class"] == "LightGBMForecaster"
+    assert meta["feature_names"][:3] == ["lead", "hour", "day_of_week"]
+    assert set(meta["versions"]) == {"bitgoeul", "lightgbm", "numpy", "pandas", "python"}
+    assert set(meta["fitted"]["meters"]) == {"m001", "m002"}
+    assert meta["fitted"]["as_of"].startswith("2024-02-11T15:00:00")
+    assert meta["fitted"]["train_start"] < meta["fitted"]["train_end"]
+    assert {"booster_p10.txt", "booster_p50.txt", "booster_p90.txt"} <= set(names)
+    assert not [n for n in names if n.endswith((".pkl", ".pickle"))]
+
+
+@pytest.mark.parametrize(
+    "make", [SeasonalNaive, lambda: SeasonalNaive(season="week"), PersistenceEnsemble]
+)
+def test_a_saved_baseline_predicts_exactly_as_before(
+    make: Callable[[], Any], tmp_path: Path
+) -> None:
+    model = make().fit(HISTORY, as_of=AS_OF)
+    again = load_model(save_model(model, tmp_path / "b.zip"))
+    assert type(again) is type(model)
+    assert again.get_params() == model.get_params()
+    pd.testing.assert_frame_equal(
+        again.predict(HISTORY, as_of=LATER, horizon=48),
+        model.predict(HISTORY, as_of=LATER, horizon=48),
+    )
+
+
+def rewrite(
+    source: Path,
+    target: Path,
+    *,
+    meta: Callable[[dict[str, Any]], None] | None = None,
+    member: tuple[str, bytes] | None = None,
+) -> Path:
+    with zipfile.ZipFile(source) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(contents["meta.json"])
+    if meta is not None:
+        meta(data)
+    contents["meta.json"] = json.dumps(data).encode()
+    if member is not None:
+        contents[member[0]] = member[1]
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, payload in contents.items():
+            archive.writestr(name, payload)
+    return target
+
+
+def _set(path: list[str], value: object) -> Callable[[dict[str, Any]], None]:
+    def apply(meta: dict[str, Any]) -> None:
+        node = meta
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (_set(["format_version"], 2), "format version 2"),
+        (_set(["model_class"], "Prophet"), "unknown model class"),
+        (_set(["versions", "lightgbm"], "3.3.5"), "LightGBM 3.3.5"),
+        (_set(["feature_names"], ["lead", "hour"]), "feature set differs"),
+        (_set(["format"], "something-else"), "format is"),
+    ],
+)
+def test_an_incompatible_model_file_is_refused_naming_what_differs(
+    saved: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None], match: str
+) -> None:
+    with pytest.raises(ModelFormatError, match=match):
+        load_model(rewrite(saved, tmp_path / "bad.zip", meta=change))
+
+
+def test_a_corrupted_model_file_is_refused(saved: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(saved) as archive:
+        booster = archive.read("booster_p50.txt")
+    tampered = rewrite(
+        saved, tmp_path / "t.zip", member=("booster_p50.txt", booster.replace(b"1", b"2", 1))
+    )
+    with pytest.raises(ModelFormatError, match="checksum"):
+        load_model(tampered)
+    truncated = tmp_path / "cut.zip"
+    truncated.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
+    with pytest.raises(ModelFormatError, match="not a readable model archive"):
+        load_model(truncated)
+    garbage = tmp_path / "g.zip"
+    garbage.write_text("not a zip")
+    with pytest.raises(ModelFormatError):
+        load_model(garbage)
+
+
+def test_an_unfitted_model_cannot_be_saved(tmp_path: Path) -> None:
+    with pytest.raises(NotFittedError):
+        save_model(small_model(), tmp_path / "m.zip")
+    with pytest.raises(NotFittedError):
+        save_model(SeasonalNaive(), tmp_path / "m.zip")
+    assert not (tmp_path / "m.zip").exists()
