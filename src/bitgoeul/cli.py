@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
@@ -526,19 +527,9 @@ def profile(
 
 def _plain(value: Any) -> Any:
     """Turn dataclasses, datetimes and tuples into JSON-ready values."""
-    import dataclasses
+    from bitgoeul.jsonable import to_jsonable
 
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return str(value)
+    return to_jsonable(value)
 
 
 # -- bill ----------------------------------------------------------------------------
@@ -759,6 +750,10 @@ def forecast_backtest(
 
 
 # -- demo ----------------------------------------------------------------------------
+HostOpt = Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")]
+PortOpt = Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")]
+
+
 @app.command()
 def demo(
     store: Annotated[
@@ -766,14 +761,248 @@ def demo(
         typer.Option("--store", help="Demo store file [default: ./bitgoeul-demo.duckdb]."),
     ] = None,
     out: Annotated[Path, typer.Option(help="HTML report path.")] = Path("bitgoeul-report.html"),
+    serve_after: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Serve the dashboard on the demo data afterwards."),
+    ] = True,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
 ) -> None:
-    """Build a fresh store from bundled real data, print a summary and write an HTML report."""
+    """Build a fresh store from bundled real data, print a summary, write a report, serve it."""
     from bitgoeul.demo import run_demo
 
     try:
-        run_demo(store, out=out, console=console)
+        result = run_demo(store, out=out, console=console)
     except BitgoeulError as exc:
         _fail(exc)
+    if serve_after:
+        _serve(str(result.store_path), host=host, port=port, tokens=result.tokens)
+
+
+def _serve(
+    store_path: str,
+    *,
+    host: str,
+    port: int,
+    tokens: dict[str, str] | None = None,
+    operator_token: str | None = None,
+    quiet: bool = False,
+) -> None:
+    import secrets
+
+    import uvicorn
+
+    from bitgoeul.api import Settings, create_app
+
+    settings = Settings.from_env(store_path)
+    if operator_token:
+        settings = settings.model_copy(update={"operator_token": operator_token})
+    generated = None
+    if settings.operator_token is None:
+        generated = secrets.token_urlsafe(18)
+        settings = settings.model_copy(update={"operator_token": generated})
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    console.rule("[bold]빛고을 Bitgoeul service[/]")
+    console.print(f"store      {escape(settings.store_path)}")
+    console.print(f"API docs   {base}/docs")
+    for label, token in (tokens or {}).items():
+        if label == "share":
+            console.print(f"dashboard  [bold]{base}/?key={token}[/]  (view-only share key)")
+        else:
+            console.print(f"{label:<10} {token}")
+    if generated:
+        console.print(
+            f"operator   {generated}  (X-Operator-Token for POST /v1/organisations; "
+            "new each start unless BITGOEUL_OPERATOR_TOKEN is set)"
+        )
+    console.print("Ctrl-C stops the service.")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning" if quiet else "info",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def serve(
+    store: StoreOpt = None,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    operator_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BITGOEUL_OPERATOR_TOKEN",
+            help="Token that may create organisations [default: a new one, printed].",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="Log warnings only.")] = False,
+) -> None:
+    """Serve the REST API (/v1, docs at /docs) and the dashboard (/) on one store."""
+    _serve(
+        store or default_store_path(),
+        host=host,
+        port=port,
+        operator_token=operator_token,
+        quiet=quiet,
+    )
+
+
+# -- organisations and keys ---------------------------------------------------------------
+org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
+key_app = typer.Typer(help="API keys of an organisation.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(key_app, name="key")
+
+
+def _open_for_keys(store: str | None) -> DuckDBStore:
+    try:
+        return open_store(store or default_store_path())
+    except StoreError as exc:
+        _fail(
+            StoreError(
+                f"{exc} (if `bitgoeul serve` is running on this store, use the API instead: "
+                "POST /v1/organisations, POST /v1/keys)"
+            )
+        )
+
+
+@org_app.command("create")
+def org_create(
+    org_id: Annotated[str, typer.Argument(help="Organisation id, e.g. gwangju-energy.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an organisation and print its admin key (shown only once)."""
+    from bitgoeul.services.tenancy import create_organisation
+
+    db = _open_for_keys(store)
+    try:
+        issued = create_organisation(db, org_id, name=name)
+    except (BitgoeulError, ValueError) as exc:
+        db.close()
+        _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
+    db.close()
+    if as_json:
+        _print_json({"org_id": org_id, "key_id": issued.key.key_id, "token": issued.token})
+        return
+    console.print(f"organisation {org_id} created; its admin key (shown once, keep it safe):")
+    console.print(issued.token, highlight=False, soft_wrap=True)
+
+
+@org_app.command("list")
+def org_list(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """List organisations."""
+    db = _open(store, read_only=True)
+    orgs = db.list_organisations()
+    db.close()
+    if as_json:
+        _print_json([{"org_id": o.org_id, "name": o.name} for o in orgs])
+        return
+    for o in orgs:
+        console.print(f"{o.org_id}\t{o.name}", highlight=False)
+
+
+@key_app.command("create")
+def key_create(
+    org_id: Annotated[str, typer.Argument(help="Organisation id.")],
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="read, write or admin; repeat for more.")
+    ] = None,
+    site: Annotated[
+        list[str] | None, typer.Option("--site", help="Limit the key to this site; repeatable.")
+    ] = None,
+    share: Annotated[bool, typer.Option(help="A view-only dashboard share key.")] = False,
+    name: Annotated[str, typer.Option(help="A label.")] = "",
+    expires: Annotated[
+        str | None, typer.Option(help="Expiry, ISO 8601 with offset, e.g. 2027-01-01T00:00+09:00.")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue an API key for an organisation and print it (shown only once)."""
+    from bitgoeul.services.tenancy import issue_key
+
+    db = _open_for_keys(store)
+    try:
+        db.get_organisation(org_id)
+        expires_at = dt.datetime.fromisoformat(expires) if expires else None
+        issued = issue_key(
+            db,
+            org_id,
+            scopes=scope or ["read"],
+            name=name,
+            site_ids=site or None,
+            share=share,
+            expires_at=expires_at,
+        )
+    except (BitgoeulError, ValueError) as exc:
+        db.close()
+        _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
+    db.close()
+    if as_json:
+        _print_json({"key_id": issued.key.key_id, "token": issued.token})
+        return
+    console.print(issued.token, highlight=False, soft_wrap=True)
+
+
+@key_app.command("list")
+def key_list(
+    org_id: Annotated[str, typer.Argument(help="Organisation id.")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List an organisation's keys (never their secrets)."""
+    db = _open(store, read_only=True)
+    keys = db.list_api_keys(org_id)
+    db.close()
+    now = dt.datetime.now(dt.UTC)
+    rows: list[dict[str, Any]] = [
+        {
+            "key_id": k.key_id,
+            "name": k.name,
+            "scopes": list(k.scopes),
+            "site_ids": list(k.site_ids) if k.site_ids is not None else None,
+            "share": k.share,
+            "active": k.active_at(now),
+            "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+        }
+        for k in keys
+    ]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("key", "name", "scopes", "sites", "active", "expires")
+    for r in rows:
+        table.add_row(
+            r["key_id"],
+            r["name"],
+            ",".join(r["scopes"]),
+            ",".join(r["site_ids"] or ["all"]),
+            "yes" if r["active"] else "no",
+            r["expires_at"] or "",
+        )
+    console.print(table)
+
+
+@key_app.command("revoke")
+def key_revoke(
+    org_id: Annotated[str, typer.Argument(help="Organisation id.")],
+    key_id: Annotated[str, typer.Argument(help="Key id (the part after bgk_).")],
+    store: StoreOpt = None,
+) -> None:
+    """Revoke a key at once."""
+    db = _open_for_keys(store)
+    try:
+        db.revoke_api_key(org_id, key_id, dt.datetime.now(dt.UTC))
+    except BitgoeulError as exc:
+        db.close()
+        _fail(exc)
+    db.close()
+    console.print(f"key {key_id} revoked")
 
 
 def main() -> None:

@@ -49,6 +49,7 @@ from rich.table import Table
 from bitgoeul.analytics.profile import DAY_TYPES
 from bitgoeul.errors import StoreError
 from bitgoeul.ingest.csv import CsvOptions
+from bitgoeul.model import Organisation
 from bitgoeul.render import print_meter_bill
 from bitgoeul.report import (
     DAY_TYPE_LABELS,
@@ -70,6 +71,7 @@ from bitgoeul.services import (
     meter_standby,
 )
 from bitgoeul.services.billing import MeterBill, bill_meter
+from bitgoeul.services.tenancy import SCOPES, issue_key
 from bitgoeul.store import MeterStore, open_store
 
 __all__ = ["DemoResult", "run_demo", "sample_files"]
@@ -83,6 +85,8 @@ GREEN_BUTTON_FILE = "espi_gba_test_usage_data_15min.xml"
 HOUSEHOLD_FILE = "household_lcl_mac000060_redated.parquet"
 HOUSEHOLD_METER_ID = "demo-household"
 """Meter id of the re-dated London household billed by the demo."""
+DEMO_ORG_ID = "default"
+"""The demo meters' organisation (the ingest default); the demo issues its API keys."""
 GREEN_BUTTON_TIMEZONE = "America/New_York"
 """The sample's LocalTimeParameters: UTC-05:00 with US daylight-saving rules
 (dstStartRule 360E2000, second Sunday of March; dstEndRule B40E2000, first Sunday
@@ -137,6 +141,9 @@ class DemoResult:
     bill : MeterBill or None
         The household's current billing cycle: bill so far, month-end
         forecast, tier crossings.
+    tokens : dict of str to str
+        API keys issued for the demo organisation: ``admin`` (read, write,
+        admin) and ``share`` (a view-only dashboard key).
     """
 
     store_path: Path
@@ -146,6 +153,7 @@ class DemoResult:
     findings: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     bill: MeterBill | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -527,6 +535,7 @@ def run_demo(
             sources=SAMPLE_SOURCES,
             bills={HOUSEHOLD_METER_ID: household_bill},
         )
+        tokens = _issue_demo_keys(store)
     finally:
         store.close()
     seconds = time.perf_counter() - started
@@ -544,4 +553,15 @@ def run_demo(
         findings=findings,
         seconds=seconds,
         bill=household_bill,
+        tokens=tokens,
     )
+
+
+def _issue_demo_keys(store: MeterStore) -> dict[str, str]:
+    """Name the demo tenant and issue its admin key and a view-only share key."""
+    org = DEMO_ORG_ID
+    store.upsert_organisation(Organisation(org_id=org, name="빛고을 데모 / Bitgoeul demo"))
+    admin = issue_key(store, org, scopes=SCOPES, name="demo admin")
+    sites = [s.site_id for s in store.list_sites(org)]
+    share = issue_key(store, org, scopes=["read"], name="demo share", site_ids=sites, share=True)
+    return {"admin": admin.token, "share": share.token}

@@ -7,7 +7,11 @@ The whole tree::
     │   └── ConflictError         a reading contradicts a stored one and corrections were refused
     ├── StoreError                the store cannot be opened, migrated or written
     │   └── SchemaVersionError    the store was written by a newer Bitgoeul
-    ├── NotFoundError             an organisation, site or meter does not exist
+    ├── NotFoundError             an organisation, site or meter does not exist (or is not
+    │                             the caller's: another tenant's data is never confirmed)
+    ├── AccessError               an API caller may not do what it asked
+    │   ├── AuthenticationError   no key, an unknown, revoked or expired key
+    │   └── PermissionDeniedError the key lacks the scope (read, write, admin) for the request
     ├── TariffError               a tariff file is invalid, or the tariff data cannot bill a
     │                             request (unknown contract, dates outside the data, a value
     │                             the data mark as missing)
@@ -23,6 +27,8 @@ Non-fatal data problems are not exceptions: they come back as
 from __future__ import annotations
 
 __all__ = [
+    "AccessError",
+    "AuthenticationError",
     "BitgoeulError",
     "ConflictError",
     "ForecastError",
@@ -30,6 +36,7 @@ __all__ = [
     "ModelFormatError",
     "NotFittedError",
     "NotFoundError",
+    "PermissionDeniedError",
     "SchemaVersionError",
     "StoreError",
     "TariffError",
@@ -99,6 +106,18 @@ class SchemaVersionError(StoreError):
 
 class NotFoundError(BitgoeulError):
     """An organisation, site or meter that was asked for does not exist."""
+
+
+class AccessError(BitgoeulError):
+    """An API caller may not do what it asked."""
+
+
+class AuthenticationError(AccessError):
+    """No API key was sent, or the key is unknown, revoked or expired."""
+
+
+class PermissionDeniedError(AccessError):
+    """The API key lacks the scope the request needs (read, write or admin)."""
 
 
 class TariffError(BitgoeulError):

@@ -16,11 +16,12 @@ import datetime as dt
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "DEFAULT_TIMEZONE",
+    "ApiKey",
     "DataIssue",
     "Measurement",
     "Meter",
@@ -167,6 +168,49 @@ class Meter:
     def zone(self) -> ZoneInfo:
         """The meter's time zone as a :class:`zoneinfo.ZoneInfo`."""
         return ZoneInfo(self.timezone)
+
+
+Scope = Literal["read", "write", "admin"]
+"""What an API key may do: read data, write (ingest, register meters), admin (keys, sites)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key of one organisation, without its secret (only a hash is stored).
+
+    Parameters
+    ----------
+    key_id : str
+        Public identifier; the key a client sends is ``bgk_<key_id>_<secret>``.
+    org_id : str
+        The organisation (tenant) whose data the key reaches; never any other.
+    name : str
+        A label for people.
+    scopes : tuple of {'read', 'write', 'admin'}
+        What the key may do.
+    site_ids : tuple of str or None
+        The sites the key is limited to; None for every site of the organisation.
+    share : bool
+        A view-only share key for a dashboard (scope 'read' only).
+    created_at, expires_at, revoked_at : datetime
+        UTC instants; the key works from ``created_at`` until it expires or is revoked.
+    """
+
+    key_id: str
+    org_id: str
+    scopes: tuple[Scope, ...]
+    created_at: dt.datetime
+    name: str = ""
+    site_ids: tuple[str, ...] | None = None
+    share: bool = False
+    expires_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+
+    def active_at(self, when: dt.datetime) -> bool:
+        """Return True if the key is neither revoked nor expired at ``when``."""
+        if self.revoked_at is not None and self.revoked_at <= when:
+            return False
+        return self.expires_at is None or when < self.expires_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
-from bitgoeul.model import DataIssue, Meter, Organisation, Site
+from bitgoeul.model import ApiKey, DataIssue, Meter, Organisation, Site
 
 __all__ = [
     "DuckDBStore",
@@ -167,6 +167,27 @@ class MeterStore(Protocol):
 
     def upsert_organisation(self, org: Organisation) -> None:
         """Create or update an organisation."""
+
+    def get_organisation(self, org_id: str) -> Organisation:
+        """Return an organisation or raise NotFoundError."""
+
+    def list_sites(self, org_id: str | None = None) -> list[Site]:
+        """Return the sites of one organisation (or of all), by id."""
+
+    def get_site(self, site_id: str) -> Site:
+        """Return a site or raise NotFoundError."""
+
+    def add_api_key(self, key: ApiKey, secret_sha256: str) -> None:
+        """Store a new API key record with the SHA-256 of its secret."""
+
+    def find_api_key(self, key_id: str) -> tuple[ApiKey, str] | None:
+        """Return a key record and its secret's SHA-256, or None."""
+
+    def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        """Return every key of an organisation."""
+
+    def revoke_api_key(self, org_id: str, key_id: str, at: dt.datetime) -> ApiKey:
+        """Revoke a key of ``org_id``; raise NotFoundError if it is not one."""
 
     def upsert_site(self, site: Site) -> None:
         """Create or update a site (its organisation must exist)."""

@@ -13,6 +13,11 @@ Layout (schema version 1)::
     correction(meter_key, ts, old_energy_kwh, new_energy_kwh, batch_id)
     data_issue(meter_key, code, start_ts, end_ts, message, data, batch_id)
 
+Schema version 2 adds API keys (only a hash of each secret is kept)::
+
+    api_key(key_id PK, org_id, name, secret_sha256, scopes, site_ids, share,
+            created_at, expires_at, revoked_at)
+
 ``reading`` has no index: uniqueness of (meter, interval) is enforced by the
 merge, which compares each batch with what is stored before anything is written.
 Rows are written sorted by (meter_key, ts) so DuckDB's zone maps prune by meter
@@ -32,6 +37,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
@@ -41,7 +47,7 @@ import pyarrow as pa
 from platformdirs import user_data_dir
 
 from bitgoeul.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
-from bitgoeul.model import DataIssue, Meter, Organisation, Site
+from bitgoeul.model import ApiKey, DataIssue, Meter, Organisation, Site
 
 if TYPE_CHECKING:
     from bitgoeul.store import (
@@ -54,7 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DuckDBStore", "default_store_path"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -91,6 +97,14 @@ _MIGRATIONS: dict[int, list[str]] = {
             end_ts TIMESTAMPTZ NOT NULL, message VARCHAR NOT NULL, data VARCHAR NOT NULL,
             batch_id INTEGER)""",
         "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
+    ],
+    2: [
+        """CREATE TABLE api_key (
+            key_id VARCHAR PRIMARY KEY, org_id VARCHAR NOT NULL, name VARCHAR NOT NULL DEFAULT '',
+            secret_sha256 VARCHAR NOT NULL, scopes VARCHAR[] NOT NULL, site_ids VARCHAR[],
+            share BOOLEAN NOT NULL DEFAULT false,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(), expires_at TIMESTAMPTZ,
+            revoked_at TIMESTAMPTZ)""",
     ],
 }
 
@@ -198,6 +212,23 @@ def _meters_table(meters: list[Meter], keys: dict[str, int]) -> pa.Table:
             "reading_day": pa.array([m.reading_day for m in meters], pa.int8()),
             "name": [m.name for m in meters],
         }
+    )
+
+
+_KEY_COLUMNS = "key_id, org_id, name, scopes, site_ids, share, created_at, expires_at, revoked_at"
+
+
+def _key_from_row(row: tuple[Any, ...]) -> ApiKey:
+    return ApiKey(
+        key_id=row[0],
+        org_id=row[1],
+        name=row[2],
+        scopes=tuple(row[3]),
+        site_ids=tuple(row[4]) if row[4] is not None else None,
+        share=bool(row[5]),
+        created_at=row[6].astimezone(dt.UTC),
+        expires_at=row[7].astimezone(dt.UTC) if row[7] is not None else None,
+        revoked_at=row[8].astimezone(dt.UTC) if row[8] is not None else None,
     )
 
 
@@ -322,6 +353,79 @@ class DuckDBStore:
             "name = excluded.name, timezone = excluded.timezone",
             [site.site_id, site.org_id, site.name, site.timezone],
         )
+
+    def get_organisation(self, org_id: str) -> Organisation:
+        """Return an organisation or raise NotFoundError."""
+        row = _one(
+            self._con.execute("SELECT org_id, name FROM organisation WHERE org_id = $1", [org_id])
+        )
+        if row is None:
+            raise NotFoundError(f"organisation {org_id!r} does not exist")
+        return Organisation(org_id=row[0], name=row[1])
+
+    def list_organisations(self) -> list[Organisation]:
+        """Every organisation, by id."""
+        rows = self._con.execute("SELECT org_id, name FROM organisation ORDER BY org_id")
+        return [Organisation(org_id=r[0], name=r[1]) for r in rows.fetchall()]
+
+    def list_sites(self, org_id: str | None = None) -> list[Site]:
+        """Return the sites of one organisation (or of all), by id."""
+        rows = self._con.execute(
+            "SELECT site_id, org_id, name, timezone FROM site "
+            "WHERE $1::VARCHAR IS NULL OR org_id = $1 ORDER BY site_id",
+            [org_id],
+        ).fetchall()
+        return [Site(site_id=r[0], org_id=r[1], name=r[2], timezone=r[3]) for r in rows]
+
+    # -- API keys ----------------------------------------------------------------------
+    def add_api_key(self, key: ApiKey, secret_sha256: str) -> None:
+        """Store a new API key record with the SHA-256 of its secret (never the secret)."""
+        self.get_organisation(key.org_id)
+        self._con.execute(
+            "INSERT INTO api_key (key_id, org_id, name, secret_sha256, scopes, site_ids, share, "
+            "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            [
+                key.key_id,
+                key.org_id,
+                key.name,
+                secret_sha256,
+                list(key.scopes),
+                list(key.site_ids) if key.site_ids is not None else None,
+                key.share,
+                _utc(key.created_at),
+                _utc(key.expires_at) if key.expires_at else None,
+            ],
+        )
+
+    def find_api_key(self, key_id: str) -> tuple[ApiKey, str] | None:
+        """Return a key record and its secret's SHA-256, or None if there is no such key."""
+        row = _one(
+            self._con.execute(
+                f"SELECT {_KEY_COLUMNS}, secret_sha256 FROM api_key WHERE key_id = $1", [key_id]
+            )
+        )
+        return (_key_from_row(row), str(row[-1])) if row else None
+
+    def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        """Every key of an organisation, revoked and expired ones included, oldest first."""
+        rows = self._con.execute(
+            f"SELECT {_KEY_COLUMNS} FROM api_key WHERE org_id = $1 ORDER BY created_at, key_id",
+            [org_id],
+        ).fetchall()
+        return [_key_from_row(r) for r in rows]
+
+    def revoke_api_key(self, org_id: str, key_id: str, at: dt.datetime) -> ApiKey:
+        """Mark a key of ``org_id`` revoked from ``at`` on; raise NotFoundError if it is not one."""
+        found = self.find_api_key(key_id)
+        if found is None or found[0].org_id != org_id:
+            raise NotFoundError(f"API key {key_id!r} does not exist")
+        key = found[0]
+        if key.revoked_at is not None:
+            return key
+        self._con.execute(
+            "UPDATE api_key SET revoked_at = $2 WHERE key_id = $1", [key_id, _utc(at)]
+        )
+        return replace(key, revoked_at=_utc(at))
 
     def get_site(self, site_id: str) -> Site:
         """Return a site or raise NotFoundError."""
@@ -1017,7 +1121,8 @@ class DuckDBStaged:
                     f"{len(conflicts)} reading(s) differ from stored values, first meter "
                     f"{first['meter_id']!r} at {first['ts'].isoformat()}: stored "
                     f"{first['old_energy_kwh']} kWh, new {first['new_energy_kwh']} kWh; "
-                    "nothing was written (use --on-conflict correct to apply corrections)",
+                    "nothing was written (to apply corrections: on_conflict='correct', "
+                    "on the command line --on-conflict correct)",
                     source=source,
                     line=int(first["line"]) if first["line"] is not None else None,
                     field="energy_kwh",

@@ -1,0 +1,1 @@
+"""Route modules: each parses a request, calls the caller's :class:`Tenant`, shapes the answer."""
