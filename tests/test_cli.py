@@ -125,3 +125,51 @@ def test_kill_9_mid_ingest_leaves_all_or_nothing(tmp_path: Path) -> None:
     done = subprocess.run(exe, env=env, capture_output=True, check=True)
     assert json.loads(done.stdout)[0]["committed"] is True
     assert _count(store) == n
+
+
+def test_org_and_key_commands_issue_show_once_list_and_revoke(tmp_path: Path) -> None:
+    from bitgoeul.services.tenancy import authenticate
+
+    store = str(tmp_path / "s.duckdb")
+    code, out, err = run("org", "create", "acme", "--name", "Acme", "--store", store, "--json")
+    assert code == 0, err
+    admin = json.loads(out)
+    assert admin["token"].startswith(f"bgk_{admin['key_id']}_")
+    code, out, err = run("org", "create", "acme", "--store", store)
+    assert code == 2 and "already exists" in err
+    code, out, err = run(
+        "key", "create", "acme", "--scope", "read", "--scope", "write", "--name", "etl",
+        "--expires", "2099-01-01T00:00+09:00", "--store", store, "--json",
+    )
+    assert code == 0, err
+    etl = json.loads(out)
+    code, out, err = run("key", "create", "acme", "--share", "--scope", "write", "--store", store)
+    assert code == 2 and "view-only" in err
+    code, out, _ = run("key", "list", "acme", "--store", store, "--json")
+    listed = {k["key_id"]: k for k in json.loads(out)}
+    assert set(listed) == {admin["key_id"], etl["key_id"]}
+    assert listed[etl["key_id"]]["scopes"] == ["read", "write"] and listed[etl["key_id"]]["active"]
+    assert etl["token"] not in out and admin["token"] not in out  # secrets are never listed
+    db = open_store(store, read_only=True)
+    try:
+        stored = db.connection.sql("SELECT * FROM api_key").fetchall()
+        assert etl["token"].split("_", 2)[2] not in repr(stored)  # only a hash is kept
+        assert authenticate(db, etl["token"]).scopes == ("read", "write")
+    finally:
+        db.close()
+    code, out, err = run("key", "revoke", "acme", etl["key_id"], "--store", store)
+    assert code == 0, err
+    code, out, _ = run("key", "list", "acme", "--store", store, "--json")
+    assert not {k["key_id"]: k for k in json.loads(out)}[etl["key_id"]]["active"]
+    code, _, err = run("key", "revoke", "other", etl["key_id"], "--store", store)
+    assert code == 2 and "does not exist" in err
+
+
+def test_demo_no_serve_stops_after_the_report(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bitgoeul", "demo", "--no-serve",
+         "--store", str(tmp_path / "demo.duckdb"), "--out", str(tmp_path / "r.html")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r.html").is_file() and "Ctrl-C" not in proc.stdout

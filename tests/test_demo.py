@@ -247,3 +247,59 @@ def test_demo_refuses_to_delete_a_file_that_is_not_a_store(tmp_path: Path) -> No
     with pytest.raises(StoreError, match="not a demo store"):
         run_demo(str(path), out=tmp_path / "r.html", console=Console(file=io.StringIO()))
     assert path.read_text(encoding="utf-8") == "not a database\n"
+
+
+def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: Path) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bitgoeul", "demo", "--port", str(port),
+         "--store", str(tmp_path / "demo.duckdb"), "--out", str(tmp_path / "r.html")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={
+            **__import__("os").environ, "COLUMNS": "200"},
+    )
+    try:
+        share = None
+        deadline = time.monotonic() + 240
+        assert proc.stdout is not None
+        while time.monotonic() < deadline and share is None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            found = re.search(r"/\?key=(bgk_\w+)", line)
+            share = found.group(1) if found else None
+        assert share, "the demo printed no dashboard link"
+        body = None
+        while time.monotonic() < deadline and body is None:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/v1/meters", headers={"X-API-Key": share}
+                )
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    body = json.load(response)
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert body is not None, "the demo's server did not answer"
+        assert {m["meter_id"] for m in body["items"]} >= {"demo-household", "jeju-kpx"}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/readings", data=b'{"readings": []}', method="POST",
+            headers={"X-API-Key": share, "content-type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 403  # the share key is view-only
+        refused.value.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        assert proc.stdout is not None
+        proc.stdout.close()
