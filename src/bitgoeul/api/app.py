@@ -16,7 +16,7 @@ from bitgoeul.store import DuckDBStore
 from .deps import AppState
 from .limits import BodyLimit
 from .problems import install_problem_handlers
-from .routes import analytics, meters, tenants
+from .routes import analytics, dashboard, meters, tenants
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -72,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tenants.router)
     app.include_router(meters.router)
     app.include_router(analytics.router)
+    app.include_router(dashboard.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:

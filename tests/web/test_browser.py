@@ -1,0 +1,302 @@
+"""The dashboard in a real browser (Debian's Chromium through Playwright) against a real server.
+
+The store holds organisation ``acme`` with two sites: ``home`` (the packaged demo
+household, half-hourly, on the residential contract) and ``plant`` (a synthetic
+year of 15-minute readings, 35,040 values, for the load-time budget), and a
+second organisation ``rival`` whose meter ``acme`` must never see. Screenshots
+go to ``$BITGOEUL_ARTIFACTS`` (default ``test-artifacts/``)/``browser``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pytest
+
+from bitgoeul.demo import HOUSEHOLD_FILE, sample_files
+from bitgoeul.services import MeterDefaults, ingest_file, ingest_frame
+from bitgoeul.services.tenancy import create_organisation, issue_key
+from bitgoeul.store import open_store
+from bitgoeul.synthetic import generate_readings
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOAD_BUDGET_MS = float(os.environ.get("BITGOEUL_DASHBOARD_BUDGET_MS", "1000"))
+"""Navigation to every chart drawn, for a meter with a year of 15-minute data [ms]."""
+YEAR_OF_15MIN = 35_040
+PLANT_START = dt.datetime(2025, 11, 15, tzinfo=ZoneInfo("Asia/Seoul"))
+"""The plant's year ends on 2026-11-14, in the middle of a billing cycle."""
+
+if not CHROMIUM.exists():  # CI installs chromium from Debian packages
+    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    admin_key: str
+    share_key: str
+    rival_key: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _renamed(table: pa.Table, meter_id: str) -> pa.Table:
+    ids = pa.array([meter_id] * table.num_rows, pa.string())
+    return table.set_column(table.schema.get_field_index("meter_id"), "meter_id", ids)
+
+
+def _prepare_store(path: Path) -> dict[str, str]:
+    store = open_store(str(path))
+    try:
+        admin = create_organisation(store, "acme", name="Acme Buildings")
+        rival = create_organisation(store, "rival")
+        with sample_files() as files:
+            ingest_file(
+                files[HOUSEHOLD_FILE],
+                store,
+                defaults=MeterDefaults(
+                    org_id="acme", site_id="home", reading_day=1, contract_class="residential-low"
+                ),
+            )
+        year = generate_readings(1, YEAR_OF_15MIN, interval_s=900, start=PLANT_START, seed=7)
+        ingest_frame(
+            _renamed(year, "plant-main"),
+            store,
+            defaults=MeterDefaults(
+                org_id="acme", site_id="plant", reading_day=1, contract_class="residential-low"
+            ),
+        )
+        ingest_frame(
+            _renamed(generate_readings(1, 24 * 60, interval_s=3600, seed=9), "rival-meter"),
+            store,
+            defaults=MeterDefaults(org_id="rival", site_id="rival-hq"),
+        )
+        share = issue_key(store, "acme", scopes=["read"], share=True, site_ids=["home"])
+    finally:
+        store.close()
+    return {"admin": admin.token, "share": share.token, "rival": rival.token}
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"bitgoeul serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    pytest.fail(f"bitgoeul serve did not answer /healthz within 30 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("dashboard")
+    store_path = folder / "s.duckdb"
+    keys = _prepare_store(store_path)
+    port = _free_port()
+    log = folder / "serve.log"
+    exe = Path(sys.executable).with_name("bitgoeul")
+    command = [str(exe), "serve", "--store", str(store_path), "--host", "127.0.0.1"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+        yield Server(url, keys["admin"], keys["share"], keys["rival"])
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    root = Path(os.environ.get("BITGOEUL_ARTIFACTS", "test-artifacts"))
+    folder = root / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def _ready(page: Page) -> dict[str, Any]:
+    """Wait until the page says it is drawn (polled: the page's CSP forbids eval)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        ready: dict[str, Any] | None = page.evaluate("window.bitgoeulReady || null")
+        if ready is not None:
+            return ready
+        time.sleep(0.02)
+    pytest.fail(
+        f"the dashboard did not finish drawing in 15 s; status: {page.inner_text('#status')}"
+    )
+
+
+def _charts(page: Page) -> dict[str, int]:
+    """Chart id -> points of data in its traces that hold a number."""
+    counts: dict[str, int] = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].map(
+            (div) => [div.id, div.data.reduce(
+                (n, trace) => n + (trace.y || []).filter((v) => v !== null).length, 0)]))"""
+    )
+    return counts
+
+
+def _fetch(page: Page, path: str, key: str) -> dict[str, Any]:
+    result: dict[str, Any] = page.evaluate(
+        """async ([path, key]) => {
+            const r = await fetch(path, {headers: {'X-API-Key': key}});
+            return {status: r.status, body: await r.json()};
+        }""",
+        [path, key],
+    )
+    return result
+
+
+def test_dashboard_draws_every_chart_with_data_within_budget(
+    server: Server, page: Page, artifacts: Path
+) -> None:
+    page.goto(f"{server.url}/?key={server.admin_key}&lang=en#meter=plant-main")
+    ready = _ready(page)
+    assert ready["view"] == "meter"
+    charts = _charts(page)
+    expected = {"chart-curve", "chart-daily", "chart-monthly", "chart-bill", "chart-forecast"}
+    assert set(charts) == expected
+    assert all(n > 0 for n in charts.values()), charts
+    first_trace = page.evaluate("document.getElementById('chart-curve').data[1].y.length")
+    assert first_trace == 96  # 15-minute steps of today
+    assert "key=" not in page.url  # stripped from the address bar, kept in sessionStorage
+    assert page.evaluate("sessionStorage.getItem('bitgoeul.key')") == server.admin_key
+    assert "2026-11-14" in page.locator("#today-note").inner_text()
+    assert "Tier 1" in page.locator("#chart-bill").inner_text()
+    page.screenshot(path=artifacts / "meter-en.png", full_page=True)
+
+    # A returning visitor: plotly.js (4.8 MB, served with max-age) is in the browser's
+    # cache. The first visit in a fresh profile also compiles it (see the report).
+    warm = []
+    for _ in range(3):
+        page.reload()
+        warm.append(_ready(page)["at_ms"])
+        assert all(n > 0 for n in _charts(page).values())
+    report = {"first_visit_ms": round(ready["at_ms"]), "warm_ms": [round(t) for t in warm]}
+    (artifacts / "load-time.json").write_text(json.dumps(report))
+    print(f"dashboard load, navigation to charts drawn, a year of 15-minute data: {report}")
+    assert min(warm) < LOAD_BUDGET_MS, report
+
+
+def test_language_switch_changes_text_and_is_remembered(
+    server: Server, page: Page, artifacts: Path
+) -> None:
+    page.goto(f"{server.url}/?key={server.admin_key}#meter=demo-household")
+    _ready(page)  # the browser says en-GB: English by default
+    heading = page.locator("#chart-curve").locator("xpath=..").locator("h2")
+    assert heading.inner_text() == "Today's power curve"
+    page.click("button[data-lang=ko]")
+    assert heading.inner_text() == "오늘의 전력 곡선"
+    assert page.evaluate("document.documentElement.lang") == "ko"
+    assert "누진 1단계" in page.locator("#chart-bill").inner_text()
+    assert "오늘" in page.locator("#chart-curve").inner_text()  # legend redrawn
+    page.screenshot(path=artifacts / "meter-ko.png", full_page=True)
+    page.reload()
+    _ready(page)
+    assert heading.inner_text() == "오늘의 전력 곡선"
+    page.click("button[data-lang=en]")
+    assert heading.inner_text() == "Today's power curve"
+
+
+def test_fleet_lists_the_organisation_and_opens_a_meter(
+    server: Server, page: Page, artifacts: Path
+) -> None:
+    page.goto(f"{server.url}/?lang=en")
+    assert page.locator("#key-prompt").is_visible()
+    page.screenshot(path=artifacts / "key-prompt.png")
+    page.fill("#key-input", server.admin_key)
+    page.click("#key-form button")
+    page.wait_for_selector("#fleet-table tbody tr[data-meter]")
+    rows = page.locator("#fleet-table tbody tr").evaluate_all(
+        "rows => rows.map((r) => r.dataset.meter)"
+    )
+    assert rows == ["demo-household", "plant-main"]  # never the rival's meter
+    assert page.locator("#fleet .badge").count() == 2
+    page.screenshot(path=artifacts / "fleet-en.png", full_page=True)
+    page.evaluate("window.bitgoeulReady = undefined")
+    page.click("tr[data-meter=demo-household]")
+    assert _ready(page)["meter"] == "demo-household"
+    assert all(n > 0 for n in _charts(page).values())
+    assert _fetch(page, "/v1/meters/rival-meter/dashboard", server.admin_key)["status"] == 404
+
+
+def test_share_key_sees_only_its_site(server: Server, page: Page, artifacts: Path) -> None:
+    page.goto(f"{server.url}/?key={server.share_key}&lang=ko")
+    ready = _ready(page)
+    assert ready["meter"] == "demo-household"  # its only meter opens at once
+    assert all(n > 0 for n in _charts(page).values())
+    page.screenshot(path=artifacts / "share-ko.png", full_page=True)
+    fleet = _fetch(page, "/v1/fleet", server.share_key)
+    assert [m["meter_id"] for m in fleet["body"]["meters"]] == ["demo-household"]
+    other = _fetch(page, "/v1/meters/plant-main/dashboard", server.share_key)
+    assert other["status"] == 404
+    page.evaluate("window.bitgoeulReady = undefined")
+    page.goto(f"{server.url}/#meter=plant-main")
+    assert _ready(page)["status"] == 404
+    assert "plant-main" in page.locator("#status").inner_text()
+    assert not page.locator("#meter").is_visible()
+    rival = _fetch(page, "/v1/fleet", server.rival_key)
+    assert [m["meter_id"] for m in rival["body"]["meters"]] == ["rival-meter"]
