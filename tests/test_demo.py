@@ -251,6 +251,7 @@ def test_demo_refuses_to_delete_a_file_that_is_not_a_store(tmp_path: Path) -> No
 
 def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: Path) -> None:
     import json
+    import os
     import socket
     import subprocess
     import sys
@@ -261,23 +262,21 @@ def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bitgoeul", "demo", "--port", str(port),
-         "--store", str(tmp_path / "demo.duckdb"), "--out", str(tmp_path / "r.html")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={
-            **__import__("os").environ, "COLUMNS": "200"},
-    )
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bitgoeul", "demo", "--port", str(port),
+             "--store", str(tmp_path / "demo.duckdb"), "--out", str(tmp_path / "r.html")],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
+        )
     try:
         share = None
         deadline = time.monotonic() + 240
-        assert proc.stdout is not None
-        while time.monotonic() < deadline and share is None:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            found = re.search(r"/\?key=(bgk_\w+)", line)
+        while time.monotonic() < deadline and share is None and proc.poll() is None:
+            found = re.search(r"/\?key=(bgk_\w+)", log.read_text("utf-8"))
             share = found.group(1) if found else None
-        assert share, "the demo printed no dashboard link"
+            time.sleep(0.2)
+        assert share, f"the demo printed no dashboard link:\n{log.read_text('utf-8')}"
         body = None
         while time.monotonic() < deadline and body is None:
             try:
@@ -300,6 +299,9 @@ def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: 
         refused.value.close()
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
-        assert proc.stdout is not None
-        proc.stdout.close()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"the demo's server did not stop on SIGTERM:\n{log.read_text('utf-8')}")

@@ -267,7 +267,7 @@ class MeterBill:
 
 
 def _last_local_day(store: MeterStore, meter: Meter) -> dt.date | None:
-    summary = next((s for s in store.list_meters() if s.meter.meter_id == meter.meter_id), None)
+    summary = next(iter(store.list_meters([meter.meter_id])), None)
     if summary is None or summary.last_ts is None:
         return None
     return summary.last_ts.astimezone(ZoneInfo(meter.timezone)).date()

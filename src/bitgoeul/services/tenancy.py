@@ -11,6 +11,14 @@ not exist, so a key never learns what other tenants hold.
 Keys look like ``bgk_<key_id>_<secret>``. Only the SHA-256 of the secret is
 stored (the secret is 192 random bits, so a slow password hash adds nothing);
 the whole key is shown once, when it is issued.
+
+A running service keeps a :class:`Directory`: an in-memory copy of the key
+records, the sites and each meter's site, so that authenticating a request and
+checking what its key reaches does not wait for the store's lock (which the
+commit writer holds during every ingest transaction). Every change made through
+a :class:`Tenant` or :func:`create_organisation` with that directory updates it;
+nothing else can change the store while the service holds it (DuckDB lets one
+process open a file for writing).
 """
 
 from __future__ import annotations
@@ -20,12 +28,14 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bitgoeul.errors import (
     AuthenticationError,
@@ -39,6 +49,7 @@ from bitgoeul.store import MeterStore, MeterSummary
 __all__ = [
     "KEY_PREFIX",
     "SCOPES",
+    "Directory",
     "IssuedKey",
     "Tenant",
     "authenticate",
@@ -144,8 +155,95 @@ def issue_key(
     return IssuedKey(key=key, token=f"{KEY_PREFIX}{key.key_id}_{secret}")
 
 
+class Directory:
+    """An in-memory copy of who is who: key records, sites, and the site of each meter.
+
+    Entries are read from the store on first use (holding ``lock``) and kept until
+    :meth:`forget` is called after a change. Only records that exist are kept, so
+    a key or meter created later is found at once. The readings themselves and
+    anything that changes with them (counts, time spans) are never cached.
+
+    Parameters
+    ----------
+    store : MeterStore
+        The store the directory mirrors.
+    lock : context manager, optional
+        The store's lock, held while reading from it.
+    """
+
+    def __init__(
+        self, store: MeterStore, *, lock: AbstractContextManager[Any] | None = None
+    ) -> None:
+        self._store = store
+        self._lock: AbstractContextManager[Any] = lock or contextlib.nullcontext()
+        self._guard = threading.Lock()
+        self._generation = 0
+        self._keys: dict[str, tuple[ApiKey, str]] = {}
+        self._sites: dict[str, Site] | None = None
+        self._meter_sites: dict[str, str] = {}
+
+    def forget(self) -> None:
+        """Drop everything cached (call after any change to keys, sites or meters)."""
+        with self._guard:
+            self._generation += 1
+            self._keys.clear()
+            self._sites = None
+            self._meter_sites.clear()
+
+    def _keep(self, generation: int, action: Callable[[], None]) -> None:
+        # Keep what was read only if nothing changed while it was being read.
+        with self._guard:
+            if generation == self._generation:
+                action()
+
+    def find_api_key(self, key_id: str) -> tuple[ApiKey, str] | None:
+        """Return a key record and its secret's SHA-256, or None."""
+        with self._guard:
+            found = self._keys.get(key_id)
+            generation = self._generation
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._store.find_api_key(key_id)
+        if found is not None:
+            record = found
+            self._keep(generation, lambda: self._keys.__setitem__(key_id, record))
+        return found
+
+    def sites(self) -> dict[str, Site]:
+        """Every site of every organisation, by id."""
+        with self._guard:
+            sites = self._sites
+            generation = self._generation
+        if sites is not None:
+            return sites
+        with self._lock:
+            loaded = {s.site_id: s for s in self._store.list_sites()}
+        self._keep(generation, lambda: setattr(self, "_sites", loaded))
+        return loaded
+
+    def meter_sites(self, meter_ids: Iterable[str]) -> dict[str, str]:
+        """Return the site of each of ``meter_ids`` that exists, by meter id."""
+        wanted = list(dict.fromkeys(meter_ids))
+        with self._guard:
+            out = {m: self._meter_sites[m] for m in wanted if m in self._meter_sites}
+            generation = self._generation
+        missing = [m for m in wanted if m not in out]
+        if missing:
+            with self._lock:
+                found = {m: meter.site_id for m, meter in self._store.find_meters(missing).items()}
+            self._keep(generation, lambda: self._meter_sites.update(found))
+            out.update(found)
+        return out
+
+
 def create_organisation(
-    store: MeterStore, org_id: str, *, name: str = "", now: dt.datetime | None = None
+    store: MeterStore,
+    org_id: str,
+    *,
+    name: str = "",
+    now: dt.datetime | None = None,
+    directory: Directory | None = None,
 ) -> IssuedKey:
     """Create a tenant and its first key (scopes read, write and admin).
 
@@ -159,13 +257,19 @@ def create_organisation(
         store.get_organisation(org_id)
         raise ValueError(f"organisation {org_id!r} already exists")
     store.upsert_organisation(Organisation(org_id=org_id, name=name))
-    return issue_key(store, org_id, scopes=SCOPES, name="admin", now=now)
+    issued = issue_key(store, org_id, scopes=SCOPES, name="admin", now=now)
+    if directory is not None:
+        directory.forget()
+    return issued
 
 
-def authenticate(store: MeterStore, token: str | None, *, now: dt.datetime | None = None) -> ApiKey:
+def authenticate(
+    store: MeterStore | Directory, token: str | None, *, now: dt.datetime | None = None
+) -> ApiKey:
     """Return the record of a valid, active key, or raise AuthenticationError.
 
-    The comparison of secrets takes constant time.
+    ``store`` may be a :class:`Directory`, which answers from memory. The
+    comparison of secrets takes constant time.
     """
     if not token:
         raise AuthenticationError(
@@ -194,6 +298,9 @@ class Tenant:
         An authenticated key (see :func:`authenticate`).
     lock : context manager, optional
         Held around every store access (one DuckDB connection serves all threads).
+    directory : Directory, optional
+        Answers "which sites, which meter's site" from memory, and is told of every
+        change this tenant makes; without one the store is asked every time.
     """
 
     def __init__(
@@ -202,10 +309,37 @@ class Tenant:
         key: ApiKey,
         *,
         lock: AbstractContextManager[Any] | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self._store = store
         self.key = key
         self._lock: AbstractContextManager[Any] = lock or contextlib.nullcontext()
+        self._directory = directory
+
+    def _changed(self) -> None:
+        if self._directory is not None:
+            self._directory.forget()
+
+    def _all_sites(self) -> dict[str, Site]:
+        if self._directory is not None:
+            return self._directory.sites()
+        with self._lock:
+            return {s.site_id: s for s in self._store.list_sites(self.org_id)}
+
+    def _meter_sites(self, meter_ids: Iterable[str]) -> dict[str, str]:
+        if self._directory is not None:
+            return self._directory.meter_sites(meter_ids)
+        with self._lock:
+            found = self._store.find_meters(list(meter_ids))
+        return {m: meter.site_id for m, meter in found.items()}
+
+    def _reach(self, meter_id: str) -> None:
+        """Raise NotFoundError unless the key reaches the meter (scope read)."""
+        self.require("read")
+        site_id = self._meter_sites([meter_id]).get(meter_id)
+        site = self._all_sites().get(site_id) if site_id is not None else None
+        if site is None or not self._site_visible(site):
+            raise NotFoundError(f"meter {meter_id!r} does not exist")
 
     # -- what the key may do ------------------------------------------------------------
     @property
@@ -236,17 +370,25 @@ class Tenant:
     def sites(self) -> list[Site]:
         """Return the sites the key reaches, by id."""
         self.require("read")
-        with self._lock:
-            return [s for s in self._store.list_sites(self.org_id) if self._site_visible(s)]
+        return self._visible_sites()
+
+    def _visible_sites(self) -> list[Site]:
+        # No scope check: also what a write-only key may write to.
+        sites = self._all_sites()
+        return [sites[s] for s in sorted(sites) if self._site_visible(sites[s])]
 
     def site(self, site_id: str) -> Site:
         """One site the key reaches, or NotFoundError."""
         self.require("read")
-        with self._lock:
-            try:
-                site = self._store.get_site(site_id)
-            except NotFoundError:
-                site = None
+        return self._visible_site(site_id)
+
+    def site_to_write(self, site_id: str) -> Site:
+        """One site the key may add meters to (scope write), or NotFoundError."""
+        self.require("write")
+        return self._visible_site(site_id)
+
+    def _visible_site(self, site_id: str) -> Site:
+        site = self._all_sites().get(site_id)
         if site is None or not self._site_visible(site):
             raise NotFoundError(f"site {site_id!r} does not exist")
         return site
@@ -270,6 +412,7 @@ class Tenant:
                 site_id=site.site_id, org_id=self.org_id, name=site.name, timezone=site.timezone
             )
             self._store.upsert_site(site)
+        self._changed()
         return site
 
     def meters(self) -> list[MeterSummary]:
@@ -281,18 +424,23 @@ class Tenant:
 
     def meter(self, meter_id: str) -> Meter:
         """One meter the key reaches, or NotFoundError."""
-        self.require("read")
+        self._reach(meter_id)
         with self._lock:
             found = self._store.find_meters([meter_id]).get(meter_id)
-            site = self._store.get_site(found.site_id) if found else None
-        if found is None or site is None or not self._site_visible(site):
+        if found is None:
             raise NotFoundError(f"meter {meter_id!r} does not exist")
         return found
+
+    def meter_summary(self, meter_id: str) -> MeterSummary:
+        """One meter the key reaches with its reading count, span and energy."""
+        self.meter(meter_id)
+        with self._lock:
+            return self._store.list_meters([meter_id])[0]
 
     def add_meter(self, meter: Meter) -> Meter:
         """Register a meter on one of the key's sites (scope write)."""
         self.require("write")
-        self.site(meter.site_id)
+        self._visible_site(meter.site_id)
         with self._lock:
             existing = self._store.find_meters([meter.meter_id]).get(meter.meter_id)
             if existing is not None:
@@ -300,6 +448,7 @@ class Tenant:
                     raise ValueError(f"meter {meter.meter_id!r} already exists")
                 raise ValueError(f"meter id {meter.meter_id!r} is not available")
             self._store.upsert_meter(meter)
+        self._changed()
         return meter
 
     def ingest(self, table: pa.Table, commit: Callable[[pa.Table], T]) -> T:
@@ -320,13 +469,12 @@ class Tenant:
             Naming the first record (1-based) whose meter the key does not reach.
         """
         self.require("write")
-        ids = table.column("meter_id").to_pylist()
-        unique = list(dict.fromkeys(ids))
-        visible = {s.site_id for s in self.sites()}
-        with self._lock:
-            found = self._store.find_meters(unique)
-        reachable = {m for m, meter in found.items() if meter.site_id in visible}
+        unique = pc.unique(table.column("meter_id")).to_pylist()
+        visible = {s.site_id for s in self._visible_sites()}
+        found = self._meter_sites(unique)
+        reachable = {m for m, site_id in found.items() if site_id in visible}
         if len(reachable) < len(unique):
+            ids = table.column("meter_id").to_pylist()
             index, meter_id = next((i, m) for i, m in enumerate(ids) if m not in reachable)
             raise IngestError(
                 f"meter {meter_id!r} does not exist; register it first with POST /v1/meters",
@@ -338,10 +486,20 @@ class Tenant:
 
     # -- keys -----------------------------------------------------------------------------
     def api_keys(self) -> list[ApiKey]:
-        """Every key of the organisation (scope admin)."""
+        """Every key of the organisation this key may administer (scope admin)."""
         self.require("admin")
         with self._lock:
-            return self._store.list_api_keys(self.org_id)
+            keys = self._store.list_api_keys(self.org_id)
+        return [k for k in keys if self._key_visible(k)]
+
+    def _key_visible(self, key: ApiKey) -> bool:
+        # A key limited to some sites administers only keys limited to those sites;
+        # it must neither see nor revoke the keys that reach further.
+        if key.org_id != self.org_id:
+            return False
+        if self.key.site_ids is None:
+            return True
+        return key.site_ids is not None and set(key.site_ids) <= set(self.key.site_ids)
 
     def issue_key(
         self,
@@ -361,7 +519,7 @@ class Tenant:
                     "a key limited to some sites may only issue keys limited to those sites"
                 )
         with self._lock:
-            return issue_key(
+            issued = issue_key(
                 self._store,
                 self.org_id,
                 scopes=scopes,
@@ -370,12 +528,19 @@ class Tenant:
                 share=share,
                 expires_at=expires_at,
             )
+        self._changed()
+        return issued
 
     def revoke_key(self, key_id: str) -> ApiKey:
         """Revoke a key of this organisation (scope admin)."""
         self.require("admin")
         with self._lock:
-            return self._store.revoke_api_key(self.org_id, key_id, _now())
+            found = self._store.find_api_key(key_id)
+            if found is None or not self._key_visible(found[0]):
+                raise NotFoundError(f"API key {key_id!r} does not exist")
+            revoked = self._store.revoke_api_key(self.org_id, key_id, _now())
+        self._changed()
+        return revoked
 
     # -- readings -----------------------------------------------------------------------
     def readings(
@@ -388,7 +553,7 @@ class Tenant:
         limit: int = 1000,
     ) -> pa.Table:
         """Return a page of a meter's readings in ``[start, end)`` after ``after``, by time."""
-        self.meter(meter_id)
+        self._reach(meter_id)
         bounds = [start, after + dt.timedelta(microseconds=1) if after is not None else None]
         lo = max((t for t in bounds if t is not None), default=None)
         with self._lock:
@@ -397,6 +562,6 @@ class Tenant:
 
     def run(self, meter_id: str, use_case: Any, *args: Any, **kwargs: Any) -> Any:
         """Call a service ``use_case(store, meter_id, ...)`` on a meter the key reaches."""
-        self.meter(meter_id)
+        self._reach(meter_id)
         with self._lock:
             return use_case(self._store, meter_id, *args, **kwargs)

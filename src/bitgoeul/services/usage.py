@@ -151,7 +151,7 @@ def usage(
 def _cycle_usage(
     store: MeterStore, meter: Meter, lo: dt.datetime | None, hi: dt.datetime | None
 ) -> list[UsagePeriod]:
-    summary = next((s for s in store.list_meters() if s.meter.meter_id == meter.meter_id), None)
+    summary = next(iter(store.list_meters([meter.meter_id])), None)
     if summary is None or summary.first_ts is None or summary.last_ts is None:
         return []
     first = _local_date(max(summary.first_ts, lo) if lo else summary.first_ts, meter)
@@ -199,7 +199,7 @@ def compare_usage(
     """
     meter = store.get_meter(meter_id)
     if on is None:
-        summary = next(s for s in store.list_meters() if s.meter.meter_id == meter_id)
+        summary = store.list_meters([meter_id])[0]
         if summary.last_ts is None:
             raise BitgoeulError(f"meter {meter_id!r} has no readings to compare")
         on = _local_date(summary.last_ts, meter)
@@ -314,7 +314,7 @@ def meter_standby(
 def _recent(store: MeterStore, meter_id: str, days: int | None) -> pd.DataFrame:
     if days is None:
         return read_frame(store, meter_id)
-    summary = next(s for s in store.list_meters() if s.meter.meter_id == meter_id)
+    summary = store.list_meters([meter_id])[0]
     if summary.last_ts is None:
         return read_frame(store, meter_id)
     end = summary.last_ts + dt.timedelta(microseconds=1)

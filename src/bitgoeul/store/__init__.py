@@ -204,7 +204,7 @@ class MeterStore(Protocol):
     def meter_zones(self) -> dict[str, str]:
         """Every meter's time zone, by meter id."""
 
-    def list_meters(self) -> list[MeterSummary]:
+    def list_meters(self, meter_ids: Iterable[str] | None = None) -> list[MeterSummary]:
         """Every meter with its reading count, time span and total energy."""
 
     def stage(self) -> StagedBatch:

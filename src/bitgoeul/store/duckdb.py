@@ -494,18 +494,27 @@ class DuckDBStore:
         """Every meter's time zone, by meter id."""
         return dict(self._con.execute("SELECT meter_id, timezone FROM meter").fetchall())
 
-    def list_meters(self) -> list[MeterSummary]:
-        """Every meter with its reading count, first and last interval and total energy."""
+    def list_meters(self, meter_ids: Iterable[str] | None = None) -> list[MeterSummary]:
+        """Every meter (or those of ``meter_ids``) with its reading count, span and energy."""
         from bitgoeul.store import MeterSummary
 
+        ids = list(meter_ids) if meter_ids is not None else None
+        keys = (
+            "(SELECT meter_key FROM meter WHERE list_contains($ids, meter_id))"
+            if ids is not None
+            else None
+        )
+        where = f"WHERE meter_key IN {keys}" if keys else ""
         rows = self._con.execute(
             f"""SELECT {", ".join("m." + c for c in _METER_COLUMNS.split(", "))}, s.org_id,
                        coalesce(r.n, 0), r.first_ts, r.last_ts, coalesce(r.total, 0.0)
                 FROM meter m JOIN site s USING (site_id)
                 LEFT JOIN (SELECT meter_key, count(*) n, min(ts) first_ts, max(ts) last_ts,
                                   sum(energy_kwh) total
-                           FROM reading GROUP BY meter_key) r USING (meter_key)
-                ORDER BY m.meter_id"""
+                           FROM reading {where} GROUP BY meter_key) r USING (meter_key)
+                {"WHERE list_contains($ids, m.meter_id)" if ids is not None else ""}
+                ORDER BY m.meter_id""",
+            {"ids": ids} if ids is not None else None,
         ).fetchall()
         return [
             MeterSummary(

@@ -86,7 +86,7 @@ def get_forecast(
     meter = tenant.meter(meter_id)
     origin: Any = as_of
     if origin is None:
-        last = next(m for m in tenant.meters() if m.meter.meter_id == meter_id).last_ts
+        last = tenant.meter_summary(meter_id).last_ts
         if last is None:
             raise ValueError(f"meter {meter_id!r} has no readings to forecast from")
         local = last.astimezone(meter.zone)
