@@ -47,6 +47,13 @@
     return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(value);
   }
   const pct = (v) => (v === null || v === undefined ? t("no_comparison") : (v > 0 ? "+" : "") + num(v, 1) + " %");
+  function scaled(value, units, digits) {  // [[divisor, unit], ...] largest first
+    if (value === null || value === undefined) return "—";
+    const [divisor, unit] = units.find(([d]) => Math.abs(value) >= d * 10) || units.at(-1);
+    return `${num(value / divisor, divisor === 1 ? digits : 1)} ${unit}`;
+  }
+  const energy = (kwh, digits = 1) => scaled(kwh, [[1e6, "GWh"], [1e3, "MWh"], [1, "kWh"]], digits);
+  const power = (w, digits = 0) => scaled(w, [[1e6, "MW"], [1e3, "kW"], [1, "W"]], digits);
   const won = (v) => (state.lang === "ko" ? num(v, 0) + " 원" : "₩" + num(v, 0));
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -101,11 +108,12 @@
       const badge = el("span", { class: "badge " + q.status, title: counts },
         q.status === "ok" ? t("quality_ok") : `${t("quality_warning")} · ${q.total}`);
       const row = el("tr", { "data-meter": m.meter_id, tabindex: "0" },
-        el("td", {}, el("a", { href: "#meter=" + encodeURIComponent(m.meter_id), class: "link" }, m.name || m.meter_id)),
+        el("td", { class: "name" }, el("a", { href: "#meter=" + encodeURIComponent(m.meter_id), class: "link" }, m.name || m.meter_id),
+          m.name ? el("div", { class: "note" }, m.meter_id) : ""),
         el("td", {}, m.site_id),
         el("td", {}, m.last_reading ? m.last_reading.slice(0, 16).replace("T", " ") : "—"),
-        el("td", { class: "num" }, m.today_kwh === null ? "—" : num(m.today_kwh, 1) + " kWh"),
-        el("td", { class: "num" }, m.month_kwh === null ? "—" : num(m.month_kwh, 1) + " kWh"),
+        el("td", { class: "num" }, m.today_kwh === null ? "—" : energy(m.today_kwh)),
+        el("td", { class: "num" }, m.month_kwh === null ? "—" : energy(m.month_kwh)),
         el("td", {}, badge, counts ? el("span", { class: "note" }, " " + counts) : ""));
       row.addEventListener("click", () => { location.hash = "meter=" + encodeURIComponent(m.meter_id); });
       row.addEventListener("keydown", (e) => { if (e.key === "Enter") row.click(); });
@@ -138,16 +146,16 @@
     box.replaceChildren();
     const today = b.today;
     const vsYesterday = today.yesterday_kwh ? 100 * (today.energy_kwh - today.yesterday_kwh) / today.yesterday_kwh : null;
-    box.append(kpi(t("kpi_today"), num(today.energy_kwh, 1) + " kWh", t("vs_yesterday", { pct: pct(vsYesterday) }), dir(vsYesterday)));
+    box.append(kpi(t("kpi_today"), energy(today.energy_kwh), t("vs_yesterday", { pct: pct(vsYesterday) }), dir(vsYesterday)));
     const cmp = b.compare.vs_last_year;
-    box.append(kpi(t("kpi_month"), num(b.compare.period.energy_kwh, 1) + " kWh", t("vs_last_year", { pct: pct(cmp.change_pct) }), dir(cmp.change_pct)));
+    box.append(kpi(t("kpi_month"), energy(b.compare.period.energy_kwh), t("vs_last_year", { pct: pct(cmp.change_pct) }), dir(cmp.change_pct)));
     if (b.bill) {
       const f = b.bill.forecast;
       box.append(kpi(t("kpi_bill"), won(b.bill.total_won),
         f ? `${t("bill_forecast")} ${won(f.total_won.p50)}` : t("cycle_complete")));
     }
-    box.append(kpi(t("kpi_peak"), num(today.peak_kw, 2) + " kW", today.date));
-    box.append(kpi(t("kpi_standby"), b.standby ? num(b.standby.power_w, 0) + " W" : "—", ""));
+    box.append(kpi(t("kpi_peak"), today.peak_kw === null ? "—" : today.peak_kw >= 1e4 ? power(today.peak_kw * 1000) : num(today.peak_kw, 2) + " kW", today.date));
+    box.append(kpi(t("kpi_standby"), b.standby ? power(b.standby.power_w) : "—", ""));
   }
 
   function curveChart(b) {
@@ -279,7 +287,7 @@
       draws.push(forecastChart(f));
     } else { $("forecast-note").textContent = ""; unavailable("chart-forecast", b.unavailable.forecast); }
     if (b.standby) {
-      $("standby").textContent = num(b.standby.power_w, 0) + " W";
+      $("standby").textContent = power(b.standby.power_w);
       $("standby-note").textContent = t("standby_note", { days: b.standby.days_used });
     } else {
       $("standby").textContent = "—";
