@@ -74,7 +74,7 @@ def _r(value: float | None, digits: int = 3) -> float | None:
 
 
 def _summary(store: MeterStore, meter_id: str) -> MeterSummary:
-    return next(s for s in store.list_meters() if s.meter.meter_id == meter_id)
+    return next(s for s in store.list_meters([meter_id]) if s.meter.meter_id == meter_id)
 
 
 def curve_resolution_s(interval_s: int | None) -> int:
