@@ -769,14 +769,20 @@ def demo(
     port: PortOpt = 8000,
 ) -> None:
     """Build a fresh store from bundled real data, print a summary, write a report, serve it."""
-    from bitgoeul.demo import run_demo
+    from bitgoeul.demo import HOUSEHOLD_METER_ID, run_demo
 
     try:
         result = run_demo(store, out=out, console=console)
     except BitgoeulError as exc:
         _fail(exc)
     if serve_after:
-        _serve(str(result.store_path), host=host, port=port, tokens=result.tokens)
+        _serve(
+            str(result.store_path),
+            host=host,
+            port=port,
+            tokens=result.tokens,
+            open_meter=HOUSEHOLD_METER_ID,
+        )
 
 
 def _serve(
@@ -787,6 +793,7 @@ def _serve(
     tokens: dict[str, str] | None = None,
     operator_token: str | None = None,
     quiet: bool = False,
+    open_meter: str | None = None,
 ) -> None:
     import secrets
 
@@ -807,7 +814,11 @@ def _serve(
     console.print(f"API docs   {base}/docs")
     for label, token in (tokens or {}).items():
         if label == "share":
-            console.print(f"dashboard  [bold]{base}/?key={token}[/]  (view-only share key)")
+            anchor = f"#meter={open_meter}" if open_meter else ""
+            console.print(
+                f"dashboard  [bold]{base}/?key={token}{anchor}[/]  (view-only share key)",
+                soft_wrap=True,
+            )
         else:
             console.print(f"{label:<10} {token}")
     if generated:

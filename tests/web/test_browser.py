@@ -51,7 +51,9 @@ YEAR_OF_15MIN = 35_040
 PLANT_START = dt.datetime(2025, 11, 15, tzinfo=ZoneInfo("Asia/Seoul"))
 """The plant's year ends on 2026-11-14, in the middle of a billing cycle."""
 
-if not CHROMIUM.exists():  # CI installs chromium from Debian packages
+if not CHROMIUM.exists():  # CI installs chromium from Debian packages and sets the variable
+    if os.environ.get("BITGOEUL_REQUIRE_BROWSER"):
+        raise RuntimeError(f"{CHROMIUM} is missing but BITGOEUL_REQUIRE_BROWSER is set")
     pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium", allow_module_level=True)
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402

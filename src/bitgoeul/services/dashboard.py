@@ -393,10 +393,16 @@ def meter_dashboard(store: MeterStore, meter_id: str) -> dict[str, Any]:
     board["daily"] = _daily(store, meter_id, today, DAILY_DAYS)
     board["monthly"] = _monthly(store, meter_id, today, MONTHLY_MONTHS)
     board["compare"] = compare_usage(store, meter_id, "month", on=today)
-    try:
-        board["bill"] = _bill(store, bill_meter(store, meter_id))
-    except (BitgoeulError, ValueError) as exc:
-        unavailable["bill"] = str(exc)
+    if meter.contract_class is None:
+        # Billing a grid-scale or unknown meter as a household gives absurd bills.
+        unavailable["bill"] = (
+            "no KEPCO contract is set for this meter: register it with a contract_class"
+        )
+    else:
+        try:
+            board["bill"] = _bill(store, bill_meter(store, meter_id))
+        except (BitgoeulError, ValueError) as exc:
+            unavailable["bill"] = str(exc)
     estimate = meter_standby(store, meter_id)
     if estimate is None:
         unavailable["standby"] = "too few usable days in the last month (needs 7)"

@@ -258,18 +258,23 @@ def _period_of(on: dt.date, freq: str, meter: Meter) -> tuple[dt.date, dt.date]:
 
 def meter_quality(store: MeterStore, meter_id: str) -> list[DataIssue]:
     """Return a meter's data-quality findings: those found at ingest and a fresh scan."""
-    meter = store.get_meter(meter_id)
-    stored = store.list_data_issues(meter_id)
-    frame = read_frame(store, meter_id)
+    return _quality_of(store, store.get_meter(meter_id), read_frame(store, meter_id))
+
+
+def _quality_of(store: MeterStore, meter: Meter, frame: pd.DataFrame) -> list[DataIssue]:
+    """Return stored findings overlapping ``frame``'s span and a fresh scan of ``frame``."""
+    stored = store.list_data_issues(meter.meter_id)
     found: list[DataIssue] = []
     if len(frame) >= 2:
         found = find_data_issues(
             frame,
-            meter_id=meter_id,
+            meter_id=meter.meter_id,
             interval_s=meter.interval_s or infer_interval_s(frame),
             kind=meter.kind,
             timezone=meter.timezone,
         )
+        first, last = frame["ts"].iloc[0], frame["ts"].iloc[-1]
+        stored = [i for i in stored if i.end > first and i.start <= last]
     return sorted(stored + found, key=lambda i: (i.start, i.code))
 
 
@@ -305,7 +310,8 @@ def meter_standby(
     frame = _recent(store, meter_id, 31)
     if method == "enertalk":
         return standby_enertalk(frame, timezone=meter.timezone)
-    issues = meter_quality(store, meter_id) if len(frame) >= 2 else []
+    # Only the month used is scanned: a full-history scan cost most of the dashboard's time.
+    issues = _quality_of(store, meter, frame) if len(frame) >= 2 else []
     return standby_power(
         frame, timezone=meter.timezone, interval_s=meter.interval_s, exclude=issues
     )
