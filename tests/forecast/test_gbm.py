@@ -142,8 +142,28 @@ def test_predict_refuses_what_the_model_was_not_fitted_for() -> None:
         ({"mask_codes": ("spikes",)}, "unknown issue code"),
         ({"timezone": "Mars/Olympus"}, "time zone"),
         ({"holidays_country": "XX"}, "no calendar"),
+        ({"point_objective": "mae"}, "point_objective"),
     ],
 )
 def test_constructor_rejects_bad_options(options: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         LightGBMForecaster(**options)  # type: ignore[arg-type]
+
+
+def test_the_l2_point_forecast_is_the_mean_of_skewed_load_not_its_median() -> None:
+    ts = pd.date_range("2022-01-01", periods=24 * 60, freq="h", tz=SEOUL)
+    rng = np.random.default_rng(2)
+    # exponential load above a 1 kWh floor: mean 2.0 kWh, median 1 + ln 2 = 1.69 kWh
+    skewed = pd.DataFrame(
+        {"meter_id": "home", "ts": ts, "energy_kwh": 1.0 + rng.exponential(1.0, ts.size)}
+    )
+    as_of = pd.Timestamp("2022-02-25", tz=SEOUL)
+    point = {
+        objective: small_model(point_objective=objective, n_estimators=60)
+        .fit(skewed, as_of=as_of)
+        .predict(skewed, as_of=as_of, horizon=24)["p50_kwh"]
+        .mean()
+        for objective in ("l2", "quantile")
+    }
+    assert point["l2"] == pytest.approx(2.0, rel=0.1)
+    assert point["quantile"] == pytest.approx(1.0 + np.log(2.0), rel=0.1)

@@ -36,6 +36,8 @@ feature                   meaning (energy features divided by the level)
 ``same_hour_mean7``       mean of the same time on the 7 days from ``lag_day`` back
                           (the persistence ensemble)
 ``same_hour_std7``        their standard deviation
+``same_hour_mean28``      mean of the same time on the 28 days from ``lag_day`` back
+``same_hour_q75_28``      upper quartile of those 28 values (how high the hour runs)
 ``week_profile4``         mean of the same time of week over 4 weeks from ``lag_week``
 ``last``                  the last interval before the origin
 ``mean_1d``               mean of the day before the origin
@@ -91,6 +93,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "same_type_mean3",
     "same_hour_mean7",
     "same_hour_std7",
+    "same_hour_mean28",
+    "same_hour_q75_28",
     "week_profile4",
     "last",
     "mean_1d",
@@ -216,6 +220,17 @@ def zero_regime(raw: FloatArray, origins: IntArray, width: int) -> BoolArray:
     return result
 
 
+def _sorted_quantile(rows: FloatArray, count: IntArray, q: float) -> FloatArray:
+    """``q``-quantile (linear) of each row's first ``count`` values (sorted, NaN after them)."""
+    pos = q * np.maximum(count - 1, 0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+    index = np.arange(rows.shape[0])
+    a, b = rows[index, lo], rows[index, hi]
+    out: FloatArray = np.where(count > 0, a + (b - a) * (pos - lo), np.nan)
+    return out
+
+
 def build_features(
     grid: MeterGrid,
     calendar: GridCalendar,
@@ -251,7 +266,7 @@ def build_features(
     >>> cal = grid_calendar(g.start, g.energy_kwh.size, 3600, timezone="UTC", country=None)
     >>> rows = build_features(g, cal, np.array([g.origin]), np.arange(1, 25))
     >>> rows.x.shape, float(rows.level[0]), float(rows.x[0, FEATURE_NAMES.index("lag_day")])
-    ((24, 26), 2.0, 1.0)
+    ((24, 28), 2.0, 1.0)
     """
     y = grid.energy_kwh
     d = steps_per_day(grid.interval_s)
@@ -280,6 +295,16 @@ def build_features(
     std7 = np.sqrt(
         np.divide(sq.sum(axis=1), count7, out=np.full(p.shape, np.nan), where=count7 > 1)
     )
+
+    month = np.sort(np.stack([gather(y, lag_day_pos - j * d) for j in range(28)], axis=1), axis=1)
+    count28 = np.count_nonzero(~np.isnan(month), axis=1)  # measured values, sorted first
+    mean28 = np.divide(
+        np.where(np.isnan(month), 0.0, month).sum(axis=1),
+        count28,
+        out=np.full(p.shape, np.nan),
+        where=count28 > 0,
+    )
+    q75_28 = _sorted_quantile(month, count28, 0.75)
 
     weeks = np.stack([gather(y, lag_week_pos - j * w) for j in range(4)], axis=1)
     count4 = np.count_nonzero(~np.isnan(weeks), axis=1)
@@ -341,6 +366,8 @@ def build_features(
         "same_type_mean3": same_mean * inv,
         "same_hour_mean7": mean7 * inv,
         "same_hour_std7": std7 * inv,
+        "same_hour_mean28": mean28 * inv,
+        "same_hour_q75_28": q75_28 * inv,
         "week_profile4": week_profile * inv,
         "last": last * inv,
         "mean_1d": mean_1d * inv,
