@@ -56,6 +56,7 @@ Usage::
     .venv/bin/python benchmarks/bench_forecast.py                # full run
     .venv/bin/python benchmarks/bench_forecast.py --quick        # 2 series, 4 origins
     .venv/bin/python benchmarks/bench_forecast.py --origins 40
+    .venv/bin/python benchmarks/bench_forecast.py --horizon 168 --origins 10   # week-ahead
 
 Results: a Markdown table on stdout, ``benchmarks/_data/forecast_results.json``
 and ``docs/benchmarks-forecast.md``.
@@ -306,7 +307,7 @@ def load_datasets(*, quick: bool = False) -> list[Dataset]:
 
 
 # -- origins ---------------------------------------------------------------------------
-def choose_origins(dataset: Dataset, n: int) -> list[pd.Timestamp]:
+def choose_origins(dataset: Dataset, n: int, *, horizon: int = HORIZON_H) -> list[pd.Timestamp]:
     """``n`` local midnights spread over the last year with data after them.
 
     Uses :func:`bitgoeul.forecast.backtest.rolling_origins`; the spacing is
@@ -317,11 +318,11 @@ def choose_origins(dataset: Dataset, n: int) -> list[pd.Timestamp]:
 
     history = dataset.history
     start, end = history["ts"].min(), history["ts"].max() + pd.Timedelta(hours=1)
-    span_days = (end - start - pd.Timedelta(hours=WARMUP_H + HORIZON_H)).total_seconds() / 86400
+    span_days = (end - start - pd.Timedelta(hours=WARMUP_H + horizon)).total_seconds() / 86400
     usable = min(365.0, span_days)
     spacing = max(1, int(usable // max(n - 1, 1))) if n > 1 else None
     origins = rolling_origins(
-        history, n=n, horizon=HORIZON_H, timezone=dataset.timezone, spacing_days=spacing
+        history, n=n, horizon=horizon, timezone=dataset.timezone, spacing_days=spacing
     )
     return [pd.Timestamp(o) for o in origins]
 
@@ -357,7 +358,9 @@ class Masked:
         return self.inner.predict(masked, as_of=as_of, horizon=horizon, quantiles=quantiles)
 
 
-def our_models(timezone: str, *, only: Sequence[str] | None = None) -> dict[str, Callable[[], Any]]:
+def our_models(
+    timezone: str, *, only: Sequence[str] | None = None, horizon: int = HORIZON_H
+) -> dict[str, Callable[[], Any]]:
     """Factories of our models; the baselines wrapped in :class:`Masked`.
 
     ``LightGBMForecaster`` masks the same findings itself (its default
@@ -371,7 +374,9 @@ def our_models(timezone: str, *, only: Sequence[str] | None = None) -> dict[str,
         "seasonal_naive_day": lambda: SeasonalNaive(season="day"),
         "seasonal_naive_week": lambda: SeasonalNaive(season="week"),
         "persistence_ensemble": lambda: PersistenceEnsemble(),
-        OURS: lambda: LightGBMForecaster(timezone=timezone, holidays_country=country, **GBM_KWARGS),
+        OURS: lambda: LightGBMForecaster(
+            timezone=timezone, holidays_country=country, **{**GBM_KWARGS, "max_horizon": horizon}
+        ),
     }
     names = list(raw) if only is None else [m for m in raw if m in only]
     return {
@@ -391,6 +396,7 @@ def run_ours(
     *,
     refit_every: int = 1,
     only: Sequence[str] | None = None,
+    horizon: int = HORIZON_H,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Backtest our models with :func:`bitgoeul.forecast.backtest.backtest`.
 
@@ -403,7 +409,7 @@ def run_ours(
 
     history = dataset.history
     frames, seconds = [], {}
-    for name, make in our_models(dataset.timezone, only=only).items():
+    for name, make in our_models(dataset.timezone, only=only, horizon=horizon).items():
         if name == OURS:
             every, days = refit_every, OUR_TRAIN_DAYS + READ_MARGIN_D
         else:
@@ -412,9 +418,9 @@ def run_ours(
         t0 = time.perf_counter()
         for run_ in chunks(origins, every):
             lo = run_[0] - pd.Timedelta(days=days)
-            hi = run_[-1] + pd.Timedelta(hours=HORIZON_H)
+            hi = run_[-1] + pd.Timedelta(hours=horizon)
             reads = history[(history["ts"] >= lo) & (history["ts"] < hi)]
-            out = backtest(make, reads, run_, horizon=HORIZON_H, quantiles=QUANTILES, refit=refit)
+            out = backtest(make, reads, run_, horizon=horizon, quantiles=QUANTILES, refit=refit)
             frames.append(out.assign(model=name))
         seconds[name] = time.perf_counter() - t0
     return pd.concat(frames, ignore_index=True), seconds
@@ -480,7 +486,12 @@ def _from_peer(
 
 
 def run_statsforecast(
-    panel: pd.DataFrame, origins: list[pd.Timestamp], timezone: str, *, suffix: str = ""
+    panel: pd.DataFrame,
+    origins: list[pd.Timestamp],
+    timezone: str,
+    *,
+    suffix: str = "",
+    horizon: int = HORIZON_H,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """AutoETS and MSTL: every (meter, origin) window in one ``forecast`` call per model."""
     from statsforecast import StatsForecast
@@ -494,7 +505,7 @@ def run_statsforecast(
     for label, (name, model) in specs.items():
         sf = StatsForecast(models=[model], freq="h", n_jobs=SF_JOBS)
         t0 = time.perf_counter()
-        out = sf.forecast(df=panel, h=HORIZON_H, level=[80])
+        out = sf.forecast(df=panel, h=horizon, level=[80])
         seconds[label + suffix] = time.perf_counter() - t0
         frames.append(_from_peer(out, name, origins, timezone, label + suffix))
     return pd.concat(frames, ignore_index=True), seconds
@@ -507,6 +518,7 @@ def run_mlforecast(
     *,
     refit_every: int = 1,
     suffix: str = "",
+    horizon: int = HORIZON_H,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """mlforecast's LightGBM: one global fit on the dataset's meters per run of origins.
 
@@ -535,10 +547,10 @@ def run_mlforecast(
                 lags=[24, 168],
                 date_features=["hour", "dayofweek"],
             )
-            mlf.fit(part, prediction_intervals=PredictionIntervals(n_windows=2, h=HORIZON_H))
-            out = mlf.predict(HORIZON_H, level=[80])
+            mlf.fit(part, prediction_intervals=PredictionIntervals(n_windows=2, h=horizon))
+            out = mlf.predict(horizon, level=[80])
         else:
-            out = mlf.predict(HORIZON_H, new_df=part, level=[80])
+            out = mlf.predict(horizon, new_df=part, level=[80])
         out = out.assign(unique_id=out["unique_id"].astype(str) + f"#{k}")
         frames.append(_from_peer(out, "LGBMRegressor", origins, timezone, "mlf_lightgbm" + suffix))
     seconds = {"mlf_lightgbm" + suffix: time.perf_counter() - t0}
@@ -568,7 +580,12 @@ def _changed(raw: pd.DataFrame, masked: pd.DataFrame) -> set[str]:
 
 
 def run_peers(
-    dataset: Dataset, origins: list[pd.Timestamp], *, masked: bool, refit_every: int = 1
+    dataset: Dataset,
+    origins: list[pd.Timestamp],
+    *,
+    masked: bool,
+    refit_every: int = 1,
+    horizon: int = HORIZON_H,
 ) -> tuple[pd.DataFrame, dict[str, float], dict[str, int]]:
     """All peers on the raw history, and with ``masked`` also on the masked history.
 
@@ -581,8 +598,8 @@ def run_peers(
     """
     tz = dataset.timezone
     panel = panel_for(lambda k: dataset.history, origins, tz)
-    sf, seconds = run_statsforecast(panel, origins, tz)
-    ml, ml_s = run_mlforecast(panel, origins, tz, refit_every=refit_every)
+    sf, seconds = run_statsforecast(panel, origins, tz, horizon=horizon)
+    ml, ml_s = run_mlforecast(panel, origins, tz, refit_every=refit_every, horizon=horizon)
     frames = [sf, ml]
     seconds.update(ml_s)
     info = {"peer_series": int(panel["unique_id"].nunique())}
@@ -605,7 +622,7 @@ def run_peers(
     redo = masked_panel[masked_panel["unique_id"].isin(changed)]
     seconds.update({f"{m}+mask": 0.0 for m in ("sf_autoets", "sf_mstl", "mlf_lightgbm")})
     if not redo.empty:
-        part, s = run_statsforecast(redo, origins, tz, suffix="+mask")
+        part, s = run_statsforecast(redo, origins, tz, suffix="+mask", horizon=horizon)
         frames.append(part)
         seconds.update(s)
     runs_changed = {int(u.rsplit("#", 1)[1]) // refit_every for u in changed}
@@ -615,7 +632,9 @@ def run_peers(
     same = ml[~(ml_key // refit_every).isin(runs_changed)]
     frames.append(same.assign(model=same["model"] + "+mask"))
     if not redo.empty:
-        part, s = run_mlforecast(redo, origins, tz, refit_every=refit_every, suffix="+mask")
+        part, s = run_mlforecast(
+            redo, origins, tz, refit_every=refit_every, suffix="+mask", horizon=horizon
+        )
         frames.append(part)
         seconds.update(s)
     info["peer_series_changed_by_masking"] = len(changed)
@@ -918,16 +937,19 @@ def throughput(seconds: dict[str, dict[str, float]], counts: dict[str, int]) -> 
     }
 
 
-def peer_config() -> dict[str, str]:
+def peer_config(horizon: int = HORIZON_H) -> dict[str, str]:
     """The peers' exact configurations, as run."""
-    fit = f"StatsForecast(models=[...], freq='h', n_jobs={SF_JOBS}).forecast(df, h=24, level=[80])"
+    fit = (
+        f"StatsForecast(models=[...], freq='h', n_jobs={SF_JOBS}).forecast(df, h={horizon}, "
+        "level=[80])"
+    )
     return {
         "sf_autoets": f"AutoETS(season_length=24) via {fit}",
         "sf_mstl": f"MSTL(season_length=[24, 168]) (trend AutoETS(model='ZZN'), the default) via {fit}",
         "mlf_lightgbm": (
             "MLForecast(models=[LGBMRegressor(verbosity=-1, n_jobs=1)], freq='h', lags=[24, 168], "
             "date_features=['hour', 'dayofweek']).fit(df, prediction_intervals="
-            "PredictionIntervals(n_windows=2, h=24)); predict(24, level=[80]) "
+            f"PredictionIntervals(n_windows=2, h={horizon})); predict({horizon}, level=[80]) "
             "(new_df=the window before a later origin)"
         ),
         "training_window": f"last {PEER_WINDOW_H} h ({PEER_WINDOW_H // 168} weeks) before the origin",
@@ -939,9 +961,9 @@ def peer_config() -> dict[str, str]:
     }
 
 
-def our_config() -> dict[str, str]:
+def our_config(horizon: int = HORIZON_H) -> dict[str, str]:
     """Our models' exact configurations, as run."""
-    kwargs = ", ".join(f"{k}={v!r}" for k, v in GBM_KWARGS.items())
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in {**GBM_KWARGS, "max_horizon": horizon}.items())
     return {
         "lightgbm": (
             f"LightGBMForecaster(timezone=<zone>, holidays_country='KR'|'AU', {kwargs}), other "
@@ -975,6 +997,133 @@ CAVEATS = (
 )
 
 
+# -- cycle end -------------------------------------------------------------------------
+CYCLE_DAYS_IN = (7, 14, 21)  # cycle-end forecasts are issued this many days into the cycle [d]
+CYCLE_HORIZON_H = 168  # our model forecasts the next week; ProfileLevelForecaster the rest [h]
+
+
+def daily_energy(history: pd.DataFrame, meter_id: str, timezone: str) -> pd.Series:
+    """Energy per local date [kWh per day]; NaN for a day with fewer than 23 measured hours."""
+    part = history[history["meter_id"] == meter_id]
+    local = pd.DatetimeIndex(part["ts"]).tz_convert(timezone)
+    day = pd.Series(local.date, index=part.index)
+    energy = part["energy_kwh"]
+    grouped = energy.groupby(day)
+    totals = grouped.sum(min_count=1).where(grouped.count() >= 23)
+    span = pd.date_range(min(totals.index), max(totals.index), freq="D")
+    return totals.reindex([t.date() for t in span])
+
+
+def run_cycle_end(
+    datasets: list[Dataset], *, months: int, log: Callable[[str], None] = print
+) -> tuple[pd.DataFrame, float]:
+    """Cycle-end energy forecasts of the last ``months`` whole calendar-month cycles.
+
+    For each billing cycle with reading day 1 (a calendar month) whose days
+    are all measured, a forecast of the cycle's total energy is issued
+    ``CYCLE_DAYS_IN`` days into it with
+    :func:`bitgoeul.analytics.cycle_forecast.forecast_cycle_energy` and three
+    forecasters of the days to come:
+
+    * ``profile``: its default, ``ProfileLevelForecaster`` (issue 3);
+    * ``lightgbm``: :class:`bitgoeul.forecast.cycle.ModelCycleForecaster`
+      with our global model (fitted on all meters of the dataset as of the
+      forecast day, ``max_horizon=CYCLE_HORIZON_H``) for the next 7 days and
+      ``ProfileLevelForecaster`` after;
+    * ``linear``: so far / days measured x cycle days (no band).
+
+    Returns one row per (meter, cycle, day in) and the seconds our fits took.
+    """
+    from bitgoeul.analytics.cycle_forecast import ProfileLevelForecaster, forecast_cycle_energy
+    from bitgoeul.analytics.cycles import billing_cycles
+    from bitgoeul.forecast.cycle import ModelCycleForecaster
+
+    rows: list[dict[str, Any]] = []
+    fit_s = 0.0
+    for dataset in datasets:
+        tz = dataset.timezone
+        country = {"Asia/Seoul": "KR", "Australia/Sydney": "AU"}.get(tz)
+        meters = sorted(map(str, dataset.history["meter_id"].unique()))
+        daily = {m: daily_energy(dataset.history, m, tz) for m in meters}
+        first = max(s.index[0] for s in daily.values()) + dt.timedelta(hours=WARMUP_H // 24)
+        last = min(s.index[-1] for s in daily.values())
+        cycles = [c for c in billing_cycles(first, last, 1) if first < c.start and c.end < last]
+        cycles = cycles[-months:]
+        log(f"{dataset.name}: cycle end, {len(meters)} series, cycles {[c.label for c in cycles]}")
+        for cycle in cycles:
+            for days_in in CYCLE_DAYS_IN:
+                day = cycle.start + dt.timedelta(days=days_in)
+                as_of = pd.Timestamp(day).tz_localize(tz)
+                lo = as_of - pd.Timedelta(days=OUR_TRAIN_DAYS + READ_MARGIN_D)
+                history = dataset.history
+                reads = history[(history["ts"] >= lo) & (history["ts"] < as_of)]
+                t0 = time.perf_counter()
+                model = our_models(tz, only=[OURS], horizon=CYCLE_HORIZON_H)[OURS]()
+                model.fit(reads, as_of=as_of)
+                fit_s += time.perf_counter() - t0
+                for meter in meters:
+                    inside = daily[meter].loc[cycle.start : cycle.end]
+                    if len(inside) != cycle.days or inside.isna().any():
+                        continue
+                    fallback = ProfileLevelForecaster(holidays_country=country)
+                    plug = ModelCycleForecaster(
+                        model, reads, meter_id=meter, timezone=tz, fallback=fallback
+                    )
+                    found = {
+                        "profile": forecast_cycle_energy(
+                            daily[meter], cycle, as_of=day, forecaster=fallback
+                        ),
+                        OURS: forecast_cycle_energy(
+                            daily[meter], cycle, as_of=day, forecaster=plug
+                        ),
+                    }
+                    f = found["profile"]
+                    base = {
+                        "meter_id": meter,
+                        "kind": dataset.kind,
+                        "cycle": cycle.label,
+                        "days_in": days_in,
+                        "actual_kwh": float(inside.sum()),
+                    }
+                    for name, g in found.items():
+                        rows.append(
+                            {**base, "model": name, "p10_kwh": g.p10_kwh, "p50_kwh": g.p50_kwh}
+                            | {"p90_kwh": g.p90_kwh}
+                        )
+                    linear = f.so_far_kwh / max(f.days_observed, 1) * cycle.days
+                    rows.append(
+                        {**base, "model": "linear", "p50_kwh": linear} | {"p10_kwh": np.nan}
+                    )
+    return pd.DataFrame(rows), fit_s
+
+
+def cycle_end_table(results: pd.DataFrame) -> str:
+    """Median absolute percentage error of the P50 cycle total and P10-P90 coverage."""
+    frame = results.assign(
+        ape=(results["p50_kwh"] - results["actual_kwh"]).abs() / results["actual_kwh"],
+        inside=(results["actual_kwh"] >= results["p10_kwh"])
+        & (results["actual_kwh"] <= results["p90_kwh"]),
+        group=results["kind"].replace(
+            {"national": "building+national", "building": "building+national"}
+        ),
+    )
+    lines = [
+        "| group | days into cycle | cycles x series | median APE profile | median APE lightgbm "
+        "| median APE linear | coverage profile | coverage lightgbm |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (group, days_in), part in frame.groupby(["group", "days_in"], sort=True):
+        ape = part.groupby("model")["ape"].median()
+        cov = part[part["model"] != "linear"].groupby("model")["inside"].mean()
+        n = int((part["model"] == "linear").sum())
+        lines.append(
+            f"| {group} | {days_in} | {n} | {100 * ape.get('profile', np.nan):.1f} % "
+            f"| {100 * ape.get(OURS, np.nan):.1f} % | {100 * ape.get('linear', np.nan):.1f} % "
+            f"| {100 * cov.get('profile', np.nan):.0f} % | {100 * cov.get(OURS, np.nan):.0f} % |"
+        )
+    return "\n".join(lines)
+
+
 # -- main ------------------------------------------------------------------------------
 @dataclass
 class Result:
@@ -990,6 +1139,7 @@ class Result:
     kinds: dict[str, str]
     refit_every: int
     wall_s: float
+    horizon: int = HORIZON_H
 
 
 def run(
@@ -1000,9 +1150,10 @@ def run(
     masked_peers: bool = True,
     only: Sequence[str] | None = None,
     refit_every: int = REFIT_EVERY,
+    horizon: int = HORIZON_H,
     log: Callable[[str], None] = print,
 ) -> Result:
-    """Backtest every model on every dataset and score them."""
+    """Backtest every model on every dataset and score them, ``horizon`` hours ahead."""
     if refit_every < 1:
         raise ValueError(f"refit_every must be >= 1, got {refit_every!r}")
     t_start = time.perf_counter()
@@ -1012,7 +1163,7 @@ def run(
     info: dict[str, dict[str, int]] = {}
     kinds: dict[str, str] = {}
     for dataset in datasets:
-        points = choose_origins(dataset, n_origins)
+        points = choose_origins(dataset, n_origins, horizon=horizon)
         origins[dataset.name] = points
         meters = [str(m) for m in dataset.history["meter_id"].unique()]
         kinds.update({m: dataset.kind for m in meters})
@@ -1021,14 +1172,14 @@ def run(
             f"{points[0].tz_convert(dataset.timezone):%Y-%m-%d} .. "
             f"{points[-1].tz_convert(dataset.timezone):%Y-%m-%d}"
         )
-        ours, s = run_ours(dataset, points, refit_every=refit_every, only=only)
+        ours, s = run_ours(dataset, points, refit_every=refit_every, only=only, horizon=horizon)
         forecasts.append(ours)
         seconds[dataset.name] = s
         log("  ours: " + ", ".join(f"{k} {v:.1f} s" for k, v in s.items()))
         info[dataset.name] = {"series_forecasts": len(meters) * len(points)}
         if peers:
             theirs, s, counts = run_peers(
-                dataset, points, masked=masked_peers, refit_every=refit_every
+                dataset, points, masked=masked_peers, refit_every=refit_every, horizon=horizon
             )
             forecasts.append(attach_actuals(theirs, dataset.history))
             seconds[dataset.name].update(s)
@@ -1049,6 +1200,7 @@ def run(
         kinds=kinds,
         refit_every=refit_every,
         wall_s=time.perf_counter() - t_start,
+        horizon=horizon,
     )
 
 
@@ -1066,30 +1218,32 @@ def report(result: Result, *, command: str, datasets: list[Dataset]) -> tuple[st
     )
     changed = sum(v.get("peer_series_changed_by_masking", 0) for v in result.info.values())
     peer_series = sum(v.get("peer_series", 0) for v in result.info.values())
+    h = result.horizon
+    title = "Day-ahead" if h == HORIZON_H else ("Week-ahead" if h == 168 else f"{h}-hour")
     md = [
-        "## Day-ahead hourly forecasts beside statsforecast and mlforecast (issue 4)",
+        f"## {title} hourly forecasts beside statsforecast and mlforecast (issue 4)",
         "",
         f"Command: `{command}` (repository root; commit {_git_head()} plus the working tree), "
         f"{today}, {machine}, shared with other jobs; whole run {result.wall_s:.0f} s.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",
-        "Setup: 24-hour forecasts issued at local midnight; at each origin every model reads "
+        f"Setup: {h}-hour forecasts issued at local midnight; at each origin every model reads "
         "only data before it. All forecasts are scored by `bitgoeul.forecast.metrics.score` "
         "against the raw readings (NRMSE = RMSE / mean actual, BuildingsBench's definition; "
         "MASE scaled by the in-sample day-over-day MAE before the origin).",
         "",
         "- ours: "
-        + our_config()["lightgbm"]
+        + our_config(h)["lightgbm"]
         + f"; refitted {refit}. "
-        + our_config()["baselines"]
+        + our_config(h)["baselines"]
         + ", at every origin.",
-        "- AutoETS: `" + peer_config()["sf_autoets"] + "`, fitted at every origin.",
-        "- MSTL: `" + peer_config()["sf_mstl"] + "`, fitted at every origin.",
-        "- mlforecast: `" + peer_config()["mlf_lightgbm"] + f"`, refitted {refit}.",
+        "- AutoETS: `" + peer_config(h)["sf_autoets"] + "`, fitted at every origin.",
+        "- MSTL: `" + peer_config(h)["sf_mstl"] + "`, fitted at every origin.",
+        "- mlforecast: `" + peer_config(h)["mlf_lightgbm"] + f"`, refitted {refit}.",
         "- peers' data: "
-        + peer_config()["input"]
+        + peer_config(h)["input"]
         + "; "
-        + peer_config()["training_window"]
+        + peer_config(h)["training_window"]
         + ". `<peer>+mask`: the same peer on the history masked by our `find_and_mask` "
         f"(masked hours interpolated); masking changed {changed} of {peer_series} peer "
         "windows, the others are the raw forecasts.",
@@ -1108,7 +1262,7 @@ def report(result: Result, *, command: str, datasets: list[Dataset]) -> tuple[st
     md += [goal_lines(result.goals), ""]
     md += [
         "Throughput in the same run: series forecasts (one meter at one origin: fit + predict "
-        f"24 h) per second of wall time. Ours: one LightGBM thread (global model, one fit "
+        f"{h} h) per second of wall time. Ours: one LightGBM thread (global model, one fit "
         f"per dataset and origin), masking included; statsforecast: {SF_JOBS} worker "
         "processes; mlforecast: one LightGBM thread.",
         "",
@@ -1129,11 +1283,11 @@ def report(result: Result, *, command: str, datasets: list[Dataset]) -> tuple[st
         "versions": versions,
         "wall_s": result.wall_s,
         "config": {
-            "horizon_h": HORIZON_H,
+            "horizon_h": h,
             "quantiles": list(QUANTILES),
             "refit_every_origins": result.refit_every,
-            "ours": our_config(),
-            "peers": peer_config(),
+            "ours": our_config(h),
+            "peers": peer_config(h),
         },
         "datasets": {
             d.name: {
@@ -1165,15 +1319,34 @@ def main(argv: list[str] | None = None) -> int:
         default=REFIT_EVERY,
         help="refit both LightGBM models every N origins (1: at every origin)",
     )
+    parser.add_argument(
+        "--horizon",
+        type=int,
+        default=HORIZON_H,
+        help="hours ahead of each origin (24: day-ahead; 168: week-ahead)",
+    )
+    parser.add_argument(
+        "--cycle-end",
+        type=int,
+        default=None,
+        metavar="MONTHS",
+        help="instead: cycle-end energy forecasts of the last MONTHS calendar months",
+    )
     parser.add_argument("--no-peers", action="store_true", help="ours only")
     parser.add_argument("--no-masked-peers", action="store_true", help="peers on raw data only")
     parser.add_argument("--out", type=Path, default=OUT, help="folder of the JSON results")
-    parser.add_argument("--doc", type=Path, default=DOC, help="Markdown fragment to write")
+    parser.add_argument("--doc", type=Path, default=None, help="Markdown fragment to write")
     args = parser.parse_args(argv)
+    if args.horizon < 1:
+        parser.error(f"--horizon must be >= 1 hour, got {args.horizon}")
+    suffix = "" if args.horizon == HORIZON_H else f"_h{args.horizon}"
+    doc = args.doc or DOC.with_name(DOC.stem + suffix.replace("_", "-") + DOC.suffix)
     n = args.origins or (4 if args.quick else 30)
     words = list(argv if argv is not None else sys.argv[1:])
     command = " ".join([".venv/bin/python benchmarks/bench_forecast.py", *words])
     datasets = load_datasets(quick=args.quick)
+    if args.cycle_end is not None:
+        return main_cycle_end(datasets, months=args.cycle_end, command=command, out=args.out)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         result = run(
@@ -1182,13 +1355,39 @@ def main(argv: list[str] | None = None) -> int:
             peers=not args.no_peers,
             masked_peers=not args.no_masked_peers,
             refit_every=args.refit_every,
+            horizon=args.horizon,
         )
     md, summary = report(result, command=command, datasets=datasets)
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "forecast_results.json").write_text(json.dumps(summary, indent=2))
-    args.doc.parent.mkdir(parents=True, exist_ok=True)
-    args.doc.write_text(md)
+    (args.out / f"forecast_results{suffix}.json").write_text(json.dumps(summary, indent=2))
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(md)
+    return 0
+
+
+def main_cycle_end(datasets: list[Dataset], *, months: int, command: str, out: Path) -> int:
+    """Run and report the cycle-end evaluation (``--cycle-end MONTHS``)."""
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)
+        results, fit_s = run_cycle_end(datasets, months=months)
+    wall = time.perf_counter() - t0
+    md = "\n".join(
+        [
+            "### Cycle-end energy (issue 4, horizon 3)",
+            "",
+            f"Command: `{command}` (commit {_git_head()}), {dt.date.today().isoformat()}; "
+            f"whole run {wall:.0f} s, of which our fits {fit_s:.0f} s.",
+            "",
+            cycle_end_table(results),
+            "",
+        ]
+    )
+    print(md)
+    out.mkdir(parents=True, exist_ok=True)
+    results.to_csv(out / "forecast_cycle_end.csv", index=False)
+    DOC.with_name(DOC.stem + "-cycle-end" + DOC.suffix).write_text(md)
     return 0
 
 

@@ -75,3 +75,31 @@ def test_bench_forecast_runs_the_peers(bench: ModuleType) -> None:
         )
     _check_table(bench, result, models)
     assert result.goals["a"]["met"] is None  # ours (lightgbm) did not run
+
+
+def test_bench_forecast_runs_other_horizons(bench: ModuleType) -> None:
+    datasets = bench.load_datasets(quick=True)
+    result = bench.run(
+        datasets, n_origins=2, peers=False, only=[bench.OURS], horizon=48, log=lambda line: None
+    )
+    for _, part in result.forecasts.groupby(["model", "meter_id"]):
+        assert sorted(part["lead"].unique()) == list(range(1, 49))
+    md, summary = bench.report(result, command="test", datasets=datasets)
+    assert md.startswith("## 48-hour hourly forecasts")
+    assert summary["config"]["horizon_h"] == 48
+
+
+def test_bench_forecast_scores_cycle_end_energy(bench: ModuleType) -> None:
+    datasets = bench.load_datasets(quick=True)
+    results, fit_s = bench.run_cycle_end(datasets, months=1, log=lambda line: None)
+    assert fit_s > 0
+    assert set(results["model"]) == {"profile", bench.OURS, "linear"}
+    assert set(results["days_in"]) == set(bench.CYCLE_DAYS_IN)
+    assert set(results["meter_id"]) == {"cnu-A06", "cnu-C14"}
+    banded = results[results["model"] != "linear"]
+    values = banded[["p10_kwh", "p50_kwh", "p90_kwh"]].to_numpy()
+    assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
+    # the energy so far is known: every forecast is within a factor 2 of the cycle's total
+    ratio = results["p50_kwh"] / results["actual_kwh"]
+    assert ratio.between(0.5, 2.0).all()
+    assert "| building+national | 7 |" in bench.cycle_end_table(results)
