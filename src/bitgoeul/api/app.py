@@ -5,15 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from bitgoeul import __version__
 from bitgoeul.services.commit_queue import CommitQueue
+from bitgoeul.services.tenancy import Directory
 from bitgoeul.store import DuckDBStore
 
-from .deps import AppState
+from .deps import AppState, ReaderPool
 from .limits import BodyLimit
 from .problems import install_problem_handlers
 from .routes import analytics, dashboard, meters, tenants
@@ -50,12 +52,27 @@ def create_app(settings: Settings) -> FastAPI:
         store = DuckDBStore(settings.store_path)
         lock = threading.RLock()
         queue = CommitQueue(store, lock=lock)
-        state = AppState(settings=settings, store=store, queue=queue, lock=lock)
+        directory = Directory(store, lock=lock)
+        readers = (
+            ReaderPool(settings.store_path, size=settings.read_connections)
+            if settings.store_path != ":memory:" and settings.read_connections > 0
+            else None
+        )
+        state = AppState(
+            settings=settings,
+            store=store,
+            queue=queue,
+            lock=lock,
+            directory=directory,
+            readers=readers,
+        )
         app.state.bitgoeul = state
         try:
             yield
         finally:
             state.queue.close()
+            if readers is not None:
+                readers.close()
             with state.lock:
                 store.close()
 
@@ -73,6 +90,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(meters.router)
     app.include_router(analytics.router)
     app.include_router(dashboard.router)
+
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            meters.document_bodies(generate_openapi())  # fills app.openapi_schema
+        return app.openapi_schema or generate_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:

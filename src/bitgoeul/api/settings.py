@@ -29,6 +29,10 @@ class Settings(BaseModel):
         Most items in one page of a list [count].
     public_url : str, optional
         Base URL printed in share links.
+    read_connections : int
+        Extra store connections for read-only requests (usage, bills, forecasts),
+        which then run while ingest commits; 0 reads through the writer's
+        connection [count].
     """
 
     model_config = ConfigDict(frozen=True)
@@ -39,6 +43,7 @@ class Settings(BaseModel):
     max_batch_readings: int = Field(default=100_000, gt=0)
     max_page: int = Field(default=1000, gt=0)
     public_url: str | None = None
+    read_connections: int = Field(default=2, ge=0, le=32)
 
     @classmethod
     def from_env(cls, store_path: str | os.PathLike[str] | None = None) -> Settings:

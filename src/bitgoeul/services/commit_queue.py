@@ -27,7 +27,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from bitgoeul.errors import BitgoeulError
 from bitgoeul.ingest.source import READINGS_SCHEMA
 from bitgoeul.services.ingest import IngestReport, ingest_frame
 from bitgoeul.store import MeterStore, OnConflict
@@ -87,6 +86,7 @@ class CommitQueue:
         self._max_rows = max_group_rows
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._closed = False
+        self._closing = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="bitgoeul-commit", daemon=True)
         self._thread.start()
 
@@ -101,18 +101,21 @@ class CommitQueue:
             What ingesting this request alone raises (e.g. ConflictError); nothing
             of it was written.
         """
-        if self._closed:
-            raise RuntimeError("the commit queue is closed")
         item = _Item(table.cast(READINGS_SCHEMA), on_conflict, source, Future())
-        self._queue.put(item)
+        with self._closing:  # never behind the writer's stop sign, where it would wait forever
+            if self._closed:
+                raise RuntimeError("the commit queue is closed")
+            self._queue.put(item)
         return item.done.result()
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""
-        if not self._closed:
+        with self._closing:
+            if self._closed:
+                return
             self._closed = True
             self._queue.put(None)
-            self._thread.join()
+        self._thread.join()
 
     def _run(self) -> None:
         while True:
@@ -141,8 +144,11 @@ class CommitQueue:
 
     def _commit(self, group: list[_Item]) -> None:
         if len(group) > 1:
-            table = pa.concat_tables([i.table for i in group])
             try:
+                # One chunk: ingest_frame works batch by batch, and one 8,000-row batch
+                # costs about what one 1,000-row batch does (measured: 8 x 1,000 rows
+                # 33 ms as eight chunks, 21 ms as one).
+                table = pa.concat_tables([i.table for i in group]).combine_chunks()
                 with self._lock:
                     report = ingest_frame(
                         table,
@@ -150,7 +156,7 @@ class CommitQueue:
                         name=f"{group[0].source} ({len(group)} requests)",
                         on_conflict=group[0].on_conflict,
                     )
-            except BitgoeulError:
+            except Exception:
                 pass  # commit them one by one below, so each gets its own answer
             except BaseException as exc:
                 for item in group:

@@ -29,7 +29,7 @@ import hashlib
 import hmac
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -301,6 +301,10 @@ class Tenant:
     directory : Directory, optional
         Answers "which sites, which meter's site" from memory, and is told of every
         change this tenant makes; without one the store is asked every time.
+    reader : callable, optional
+        Returns a context manager that lends a store connection for read-only use
+        cases (usage, bills, forecasts, readings), so they run beside the commit
+        writer instead of waiting for ``lock``; default: ``store`` under ``lock``.
     """
 
     def __init__(
@@ -310,11 +314,18 @@ class Tenant:
         *,
         lock: AbstractContextManager[Any] | None = None,
         directory: Directory | None = None,
+        reader: Callable[[], AbstractContextManager[MeterStore]] | None = None,
     ) -> None:
         self._store = store
         self.key = key
         self._lock: AbstractContextManager[Any] = lock or contextlib.nullcontext()
         self._directory = directory
+        self._reader = reader or self._locked_store
+
+    @contextlib.contextmanager
+    def _locked_store(self) -> Iterator[MeterStore]:
+        with self._lock:
+            yield self._store
 
     def _changed(self) -> None:
         if self._directory is not None:
@@ -419,8 +430,8 @@ class Tenant:
         """Every meter the key reaches, with what the store holds of it."""
         self.require("read")
         visible = {s.site_id for s in self.sites()}
-        with self._lock:
-            return [m for m in self._store.list_meters() if m.meter.site_id in visible]
+        with self._reader() as store:
+            return [m for m in store.list_meters() if m.meter.site_id in visible]
 
     def meter(self, meter_id: str) -> Meter:
         """One meter the key reaches, or NotFoundError."""
@@ -556,12 +567,12 @@ class Tenant:
         self._reach(meter_id)
         bounds = [start, after + dt.timedelta(microseconds=1) if after is not None else None]
         lo = max((t for t in bounds if t is not None), default=None)
-        with self._lock:
-            table = self._store.read_readings(meter_id, lo, end)
+        with self._reader() as store:
+            table = store.read_readings(meter_id, lo, end)
         return table.slice(0, limit)
 
     def run(self, meter_id: str, use_case: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call a service ``use_case(store, meter_id, ...)`` on a meter the key reaches."""
+        """Call a read-only ``use_case(store, meter_id, ...)`` on a meter the key reaches."""
         self._reach(meter_id)
-        with self._lock:
-            return use_case(self._store, meter_id, *args, **kwargs)
+        with self._reader() as store:
+            return use_case(store, meter_id, *args, **kwargs)

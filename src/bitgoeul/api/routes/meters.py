@@ -188,9 +188,7 @@ def _check_count(n: int, limit: int) -> None:
         )
 
 
-def _from_csv(
-    raw: bytes, zones: dict[str, str], max_readings: int
-) -> tuple[pa.Table, list[int]]:
+def _from_csv(raw: bytes, zones: dict[str, str], max_readings: int) -> tuple[pa.Table, list[int]]:
     with tempfile.TemporaryDirectory(prefix="bitgoeul-upload-") as folder:
         path = Path(folder) / "upload.csv"
         path.write_bytes(raw)
@@ -219,6 +217,19 @@ def _from_csv(
         }
     ).cast(READINGS_SCHEMA)
     return out, table.column("line").to_pylist()
+
+
+def document_bodies(openapi: dict[str, Any]) -> None:
+    """Add the schemas that the ingest route's hand-written request body refers to.
+
+    The route reads its body itself (JSON or CSV), so FastAPI does not put
+    :class:`ReadingBatch` into ``components``; without this, its ``$ref`` dangles
+    and clients and /docs cannot see the JSON form.
+    """
+    schema = ReadingBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    components.update(schema.pop("$defs", {}))
+    components["ReadingBatch"] = schema
 
 
 @router.post(

@@ -56,7 +56,9 @@ def create_org(
             "`bitgoeul org create`"
         )
     with state.lock:
-        issued = create_organisation(state.store, body.org_id, name=body.name)
+        issued = create_organisation(
+            state.store, body.org_id, name=body.name, directory=state.directory
+        )
     return OrganisationCreated(
         organisation=OrganisationPublic(org_id=body.org_id, name=body.name),
         admin_key=KeyCreated(**KeyPublic.of(issued.key).model_dump(), token=issued.token),
