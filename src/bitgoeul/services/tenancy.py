@@ -568,8 +568,7 @@ class Tenant:
         bounds = [start, after + dt.timedelta(microseconds=1) if after is not None else None]
         lo = max((t for t in bounds if t is not None), default=None)
         with self._reader() as store:
-            table = store.read_readings(meter_id, lo, end)
-        return table.slice(0, limit)
+            return store.read_readings(meter_id, lo, end, limit=limit)
 
     def run(self, meter_id: str, use_case: Any, *args: Any, **kwargs: Any) -> Any:
         """Call a read-only ``use_case(store, meter_id, ...)`` on a meter the key reaches."""

@@ -211,7 +211,11 @@ class MeterStore(Protocol):
         """Start staging a batch of readings for one atomic commit."""
 
     def read_readings(
-        self, meter_id: str, start: dt.datetime | None = None, end: dt.datetime | None = None
+        self,
+        meter_id: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
     ) -> pa.Table:
         """Return the readings of a meter in ``[start, end)`` ordered by time."""
 

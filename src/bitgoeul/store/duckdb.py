@@ -560,8 +560,11 @@ class DuckDBStore:
         meter_id: str,
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
+        limit: int | None = None,
     ) -> pa.Table:
         """Return the readings of a meter in ``[start, end)``, ordered by time.
+
+        ``limit`` keeps only the first rows (a page): DuckDB stops early (top-N).
 
         Returns
         -------
@@ -572,12 +575,14 @@ class DuckDBStore:
         key = self._meter_key(meter_id)
         return self._con.sql(
             "SELECT ts, energy_kwh FROM reading WHERE meter_key = $k "
-            "AND ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end) ORDER BY ts",
+            "AND ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end) ORDER BY ts"
+            + (" LIMIT $limit" if limit is not None else ""),
             params={
                 "k": key,
                 "start": _utc(start) if start else None,
                 "end": _utc(end) if end else None,
-            },
+            }
+            | ({"limit": int(limit)} if limit is not None else {}),
         ).to_arrow_table()
 
     def iter_readings(
