@@ -334,11 +334,12 @@ def meter_dashboard(store: MeterStore, meter_id: str) -> dict[str, Any]:
     Examples
     --------
     >>> import pandas as pd
-    >>> from bitgoeul.services import ingest_frame
+    >>> from bitgoeul.services import MeterDefaults, ingest_frame
     >>> from bitgoeul.store import open_store
     >>> store = open_store(":memory:")
     >>> ts = pd.date_range("2026-10-01", periods=24 * 40, freq="h", tz="Asia/Seoul")
-    >>> _ = ingest_frame(pd.DataFrame({"meter_id": "m1", "ts": ts, "energy_kwh": 0.5}), store)
+    >>> frame = pd.DataFrame({"meter_id": "m1", "ts": ts, "energy_kwh": 0.5})
+    >>> _ = ingest_frame(frame, store, defaults=MeterDefaults(contract_class="residential-low"))
     >>> board = meter_dashboard(store, "m1")
     >>> board["today"]["date"], board["today"]["energy_kwh"], board["bill"]["cycle"]["label"]
     ('2026-11-09', 12.0, '2026-12')
