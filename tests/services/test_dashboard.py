@@ -223,3 +223,14 @@ def test_fleet_row_gives_today_and_month_to_date(store: DuckDBStore) -> None:
     assert row["today_kwh"] == pytest.approx(6.0)
     assert row["month_kwh"] == pytest.approx(54.0)
     assert row["quality"] == {"status": "ok", "total": 0, "counts": {}}
+
+
+def test_meter_dashboard_bills_no_meter_without_a_kepco_contract(store: DuckDBStore) -> None:
+    ts = pd.date_range("2026-10-01", periods=24 * 40, freq="h", tz=SEOUL)
+    wiggle = np.where(np.arange(len(ts)) % 2 == 0, 1100.0, 900.0)  # a grid-scale load [kWh/h]
+    frame = pd.DataFrame({"meter_id": "grid", "ts": ts, "energy_kwh": wiggle})
+    ingest_frame(frame, store, defaults=MeterDefaults(site_id="grid"))
+    board = meter_dashboard(store, "grid")
+    assert board["bill"] is None
+    assert "contract" in board["unavailable"]["bill"]
+    assert board["today"]["energy_kwh"] == pytest.approx(24_000.0)
