@@ -84,6 +84,13 @@ def make_model(
     ``horizon`` is the longest forecast it must serve [intervals] and
     ``train_days`` the days before ``as_of`` it learns from [d].
 
+    ``'lightgbm'`` is :class:`~bitgoeul.forecast.gbm.LightGBMForecaster` with
+    its defaults (mean-targeting P50, band calibrated on the replayed last
+    28 days, then refitted), the settings ``benchmarks/bench_forecast.py``
+    measures; the benchmark only sets ``max_horizon`` to the horizon it
+    scores (24 h day-ahead, 168 h week-ahead, as the service's default) and
+    one LightGBM thread (the service uses two), which changes speed only.
+
     Raises
     ------
     ValueError
