@@ -981,8 +981,9 @@ CAVEATS = (
     "on 52 weeks of hourly data takes about 5.5 s (AutoETS) and 2 s (MSTL) against 0.8 s and "
     "0.3 s on 8 weeks: 52 weeks would add about 20 min to the run on 2 cores. Ours read up "
     "to 365 days (LightGBMForecaster's default train_days=365).",
-    "Our LightGBM runs with `max_horizon=24` (it learns leads 1-24, the day-ahead task; the "
-    "default 168 builds 7x the training rows) and one thread: with two LightGBM threads on "
+    "Our LightGBM runs with `max_horizon` = the horizon scored (it learns leads 1..horizon; "
+    "day-ahead learns 24, a seventh of the default 168's rows) and one thread: with two "
+    "LightGBM threads on "
     "a 2-core machine shared with other jobs, a fit took 20-50x longer (OpenMP spinning). "
     "mlforecast's LGBMRegressor gets `n_jobs=1` for the same reason; statsforecast uses "
     "process workers.",
