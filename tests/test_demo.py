@@ -287,7 +287,7 @@ def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: 
                     body = json.load(response)
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
-        assert body is not None, "the demo's server did not answer"
+        assert body is not None, f"the demo's server did not answer:\n{log.read_text('utf-8')}"
         assert {m["meter_id"] for m in body["items"]} >= {"demo-household", "jeju-kpx"}
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/readings", data=b'{"readings": []}', method="POST",
