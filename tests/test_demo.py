@@ -278,7 +278,7 @@ def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: 
             time.sleep(0.2)
         assert share, f"the demo printed no dashboard link:\n{log.read_text('utf-8')}"
         body = None
-        while time.monotonic() < deadline and body is None:
+        while time.monotonic() < deadline and body is None and proc.poll() is None:
             try:
                 request = urllib.request.Request(
                     f"http://127.0.0.1:{port}/v1/meters", headers={"X-API-Key": share}
