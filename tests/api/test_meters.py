@@ -437,3 +437,23 @@ def test_fast_json_path_accepts_exactly_what_the_model_accepts(
         assert table.column("meter_id").to_pylist() == [r.meter_id for r in model.readings]
         assert table.column("ts").to_pylist() == [r.ts.astimezone(dt.UTC) for r in model.readings]
         assert table.column("energy_kwh").to_pylist() == [r.energy_kwh for r in model.readings]
+
+
+def test_latest_gives_the_newest_reading_its_power_and_the_day_so_far(
+    client: TestClient,
+) -> None:
+    org = make_org(client, "live", days=3)  # hourly, 2026-10-01 .. 10-03 KST
+    meter = org.meters[0]
+    r = client.get(f"/v1/meters/{meter}/latest", headers=org.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ts"] == "2026-10-03T23:00:00+09:00"
+    expected_last = round(0.5 + 23 / 48, 6)
+    assert body["energy_kwh"] == pytest.approx(expected_last)
+    assert body["power_kw"] == pytest.approx(expected_last)  # an hour: kWh == mean kW
+    assert body["today_kwh"] == pytest.approx(sum(0.5 + h / 48 for h in range(24)), abs=1e-4)
+    assert body["cycle_kwh"] == pytest.approx(3 * body["today_kwh"], abs=1e-3)
+    assert body["cycle_start"] == "2026-10-01" and body["age_s"] > 0
+    empty = make_org(client, "quiet")
+    r = client.get(f"/v1/meters/{empty.meters[0]}/latest", headers=empty.headers)
+    assert r.status_code == 200 and r.json()["ts"] is None

@@ -17,8 +17,10 @@ from bitgoeul.services.ingest import (
     ingest_frame,
 )
 from bitgoeul.services.usage import (
+    LatestUsage,
     UsagePeriod,
     compare_usage,
+    latest_usage,
     list_meters,
     meter_peak,
     meter_profile,
@@ -31,6 +33,7 @@ from bitgoeul.services.usage import (
 __all__ = [
     "BillForecast",
     "IngestReport",
+    "LatestUsage",
     "MeterBill",
     "MeterDefaults",
     "TierCrossing",
@@ -41,6 +44,7 @@ __all__ = [
     "ingest_file",
     "ingest_files",
     "ingest_frame",
+    "latest_usage",
     "list_meters",
     "meter_peak",
     "meter_profile",

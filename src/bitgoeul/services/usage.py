@@ -27,8 +27,10 @@ from bitgoeul.store import MeterStore, MeterSummary
 
 __all__ = [
     "Freq",
+    "LatestUsage",
     "UsagePeriod",
     "compare_usage",
+    "latest_usage",
     "list_meters",
     "meter_peak",
     "meter_profile",
@@ -314,6 +316,99 @@ def meter_standby(
     issues = _quality_of(store, meter, frame) if len(frame) >= 2 else []
     return standby_power(
         frame, timezone=meter.timezone, interval_s=meter.interval_s, exclude=issues
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LatestUsage:
+    """A meter's newest reading and what it adds up to (ENERTALK's real-time usage).
+
+    Parameters
+    ----------
+    meter_id : str
+        Meter.
+    ts : datetime.datetime
+        Start of the newest interval (aware, meter's zone).
+    energy_kwh : float
+        Energy of that interval [kWh].
+    power_kw : float or None
+        Its mean power [kW]; None when the meter's interval is unknown.
+    age_s : float
+        Seconds from the end of that interval to now [s]: how live the data is.
+    today_kwh : float
+        Energy of the local day of the newest reading, up to it [kWh].
+    cycle_kwh : float
+        Energy of the billing cycle holding it, up to it [kWh].
+    cycle_start : datetime.date
+        First local day of that cycle (the meter-reading day 검침일).
+    """
+
+    meter_id: str
+    ts: dt.datetime
+    energy_kwh: float
+    power_kw: float | None
+    age_s: float
+    today_kwh: float
+    cycle_kwh: float
+    cycle_start: dt.date
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dictionary."""
+        return {
+            "meter_id": self.meter_id,
+            "ts": self.ts.isoformat(),
+            "energy_kwh": self.energy_kwh,
+            "power_kw": self.power_kw,
+            "age_s": round(self.age_s, 1),
+            "today_kwh": self.today_kwh,
+            "cycle_kwh": self.cycle_kwh,
+            "cycle_start": self.cycle_start.isoformat(),
+        }
+
+
+def latest_usage(
+    store: MeterStore, meter_id: str, *, now: dt.datetime | None = None
+) -> LatestUsage | None:
+    """Return a meter's newest reading, its power, and today's and the cycle's energy so far.
+
+    None when the meter has no readings.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bitgoeul.services import ingest_frame
+    >>> from bitgoeul.store import open_store
+    >>> store = open_store(":memory:")
+    >>> ts = pd.date_range("2026-11-20", periods=8, freq="15min", tz="Asia/Seoul")
+    >>> _ = ingest_frame(pd.DataFrame({"meter_id": "m1", "ts": ts, "energy_kwh": 0.25}), store)
+    >>> latest = latest_usage(store, "m1")
+    >>> latest.ts.isoformat(), latest.power_kw, latest.today_kwh
+    ('2026-11-20T01:45:00+09:00', 1.0, 2.0)
+    """
+    meter = store.get_meter(meter_id)
+    summary = store.list_meters([meter_id])[0]
+    if summary.last_ts is None:
+        return None
+    last = summary.last_ts
+    newest = store.read_readings(meter_id, last, last + dt.timedelta(microseconds=1))
+    energy = float(newest.column("energy_kwh")[0].as_py())
+    local = last.astimezone(meter.zone)
+    cycle = billing_cycle_for(local.date(), meter.reading_day)
+    day_start, _ = period_bounds_utc(local.date(), local.date(), timezone=meter.timezone)
+    cycle_start, _ = period_bounds_utc(cycle.start, cycle.start, timezone=meter.timezone)
+    upto = last + dt.timedelta(microseconds=1)
+    (today, _), (so_far, _) = store.sum_energy(meter_id, [(day_start, upto), (cycle_start, upto)])
+    step = meter.interval_s
+    end = last + dt.timedelta(seconds=step or 0)
+    return LatestUsage(
+        meter_id=meter_id,
+        ts=local,
+        energy_kwh=energy,
+        power_kw=energy / (step / 3600) if step else None,
+        age_s=((now or dt.datetime.now(dt.UTC)) - end).total_seconds(),
+        today_kwh=today,
+        cycle_kwh=so_far,
+        cycle_start=cycle.start,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from bitgoeul.jsonable import to_jsonable
-from bitgoeul.services import bill_meter, meter_quality, meter_standby, usage
+from bitgoeul.services import bill_meter, latest_usage, meter_quality, meter_standby, usage
 from bitgoeul.services.forecast import MODELS, forecast_meter
 
 from ..deps import TenantDep
@@ -93,6 +93,20 @@ def get_forecast(
         origin = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), meter.zone)
     result = tenant.run(meter_id, forecast_meter, as_of=origin, horizon=horizon, model=model)
     out: dict[str, Any] = to_jsonable(result.to_dict())
+    return out
+
+
+@router.get("/latest", tags=["usage"], summary="Real-time usage: the newest reading")
+def get_latest(meter_id: str, tenant: TenantDep) -> dict[str, Any]:
+    """Return the newest reading, its mean power, and today's and the cycle's energy so far.
+
+    ``age_s`` says how live the data is (seconds since the newest interval ended);
+    all other fields are null for a meter without readings.
+    """
+    latest = tenant.run(meter_id, latest_usage)
+    if latest is None:
+        return {"meter_id": meter_id, "ts": None, "energy_kwh": None, "power_kw": None}
+    out: dict[str, Any] = latest.to_dict()
     return out
 
 
