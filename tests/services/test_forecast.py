@@ -149,3 +149,16 @@ def test_month_end_bill_forecast_can_use_a_model(tmp_path: Path) -> None:
     assert "persistence" in model.forecast.energy.method.lower()
     band = model.forecast.energy
     assert band.so_far_kwh <= band.p10_kwh <= band.p50_kwh <= band.p90_kwh
+
+
+def test_the_global_model_learns_only_from_the_meters_own_organisation() -> None:
+    from bitgoeul.services.forecast import _train_meters
+
+    store = open_store(":memory:")
+    ts = pd.date_range("2026-10-01", periods=48, freq="h", tz="Asia/Seoul")
+    for org, meters in (("a", ("a1", "a2")), ("b", ("b1",))):
+        for meter_id in meters:
+            frame = pd.DataFrame({"meter_id": meter_id, "ts": ts, "energy_kwh": 1.0})
+            ingest_frame(frame, store, defaults=MeterDefaults(org_id=org, site_id=f"{org}-site"))
+    assert _train_meters(store, store.get_meter("a1")) == ["a1", "a2"]
+    assert _train_meters(store, store.get_meter("b1")) == ["b1"]

@@ -179,10 +179,18 @@ def load_history(
 
 
 def _train_meters(store: MeterStore, meter: Meter) -> list[str]:
+    """Return the meter and others of its organisation with the same interval.
+
+    A tenant's model never learns from another tenant's readings.
+    """
+    summaries = store.list_meters()
+    org = next(s.org_id for s in summaries if s.meter.meter_id == meter.meter_id)
     same = sorted(
         s.meter.meter_id
-        for s in store.list_meters()
-        if s.meter.interval_s == meter.interval_s and s.meter.meter_id != meter.meter_id
+        for s in summaries
+        if s.org_id == org
+        and s.meter.interval_s == meter.interval_s
+        and s.meter.meter_id != meter.meter_id
     )
     return [meter.meter_id, *same[: MAX_TRAIN_METERS - 1]]
 
