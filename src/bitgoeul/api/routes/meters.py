@@ -19,7 +19,7 @@ from bitgoeul.ingest.csv import CsvOptions, read_csv
 from bitgoeul.ingest.source import READINGS_SCHEMA
 from bitgoeul.model import Meter
 from bitgoeul.services.commit_queue import CommittedBatch
-from bitgoeul.store import OnConflict
+from bitgoeul.store import MeterSummary, OnConflict
 
 from ..deps import State, TenantDep
 from ..schemas import (
@@ -78,22 +78,15 @@ def create_meter(body: MeterCreate, tenant: TenantDep) -> MeterPublic:
     )
     tenant.add_meter(meter)
     # A new meter holds nothing yet: answered without reading, so a write-only key may too.
-    return MeterPublic(
-        meter_id=meter.meter_id,
-        site_id=meter.site_id,
-        name=meter.name,
-        timezone=meter.timezone,
-        kind=str(meter.kind),
-        interval_s=meter.interval_s,
-        contract_class=meter.contract_class,
-        voltage=meter.voltage,
-        contract_kw=meter.contract_kw,
-        reading_day=meter.reading_day,
+    empty = MeterSummary(
+        meter=meter,
+        org_id=tenant.org_id,
         reading_count=0,
         first_ts=None,
         last_ts=None,
         total_energy_kwh=0.0,
     )
+    return MeterPublic.of(empty)
 
 
 @router.get("/meters/{meter_id}", tags=["meters"], summary="Get a meter")
