@@ -255,6 +255,8 @@ def test_language_switch_changes_text_and_is_remembered(
     assert page.evaluate("document.documentElement.lang") == "ko"
     assert "누진 1단계" in page.locator("#chart-bill").inner_text()
     assert "오늘" in page.locator("#chart-curve").inner_text()  # legend redrawn
+    ticks = page.eval_on_selector_all("#chart-bill .xtick text", "els => els.map(e => e.textContent)")
+    assert ticks and all(t.startswith("11월 ") for t in ticks), ticks  # the cycle, in Korean
     page.screenshot(path=artifacts / "meter-ko.png", full_page=True)
     page.reload()
     _ready(page)

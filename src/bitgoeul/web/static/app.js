@@ -129,6 +129,12 @@
     xaxis: { gridcolor: "#eef0f3" }, yaxis: { gridcolor: "#eef0f3", rangemode: "tozero" },
   });
   const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+  // Date axes in the page's language: plotly.js's own month names are English only.
+  const dateAxis = (withTime) => (state.lang === "ko"
+    ? { type: "date", tickformat: withTime ? "%-m월 %-d일 %H시" : "%-m월 %-d일",
+        hoverformat: withTime ? "%Y년 %-m월 %-d일 %H:%M" : "%Y년 %-m월 %-d일" }
+    : { type: "date", tickformat: withTime ? "%-d %b %H:%M" : "%-d %b",
+        hoverformat: withTime ? "%-d %b %Y %H:%M" : "%-d %b %Y" });
   function plot(id, traces, layout) {
     const node = $(id);
     if (!node.classList.contains("js-plotly-plot")) node.replaceChildren();
@@ -228,6 +234,7 @@
       annotations.push({ x: c.date_p50, y: c.boundary_kwh, text: `${num(c.boundary_kwh, 0)} kWh · ${c.date_p50}`, showarrow: true, arrowhead: 2, ax: -40, ay: -30, font: { size: 11, color: "#cf222e" } });
     }
     return plot("chart-bill", traces, { ...baseLayout(), shapes, annotations,
+      xaxis: { ...baseLayout().xaxis, ...dateAxis(false) },
       yaxis: { ...baseLayout().yaxis, title: { text: "kWh" }, range: [0, bounds.at(-1)] } });
   }
 
@@ -238,7 +245,8 @@
       { x: f.ts, y: f.p10_kw, name: t("band"), mode: "lines", line: { width: 0, color: COLORS.forecast, shape: "hv" }, fill: "tonexty", fillcolor: "rgba(240,140,0,0.18)" },
       { x: f.ts, y: f.p50_kw, name: t("forecast"), mode: "lines", line: { color: COLORS.forecast, dash: "dash", shape: "hv" } },
       { x: f.ts, y: f.actual_kw, name: t("actual"), mode: "lines", line: { color: COLORS.now, width: 2, shape: "hv" } },
-    ], { ...baseLayout(), yaxis: { ...baseLayout().yaxis, title: { text: "kW" } }, meta: { hours } });
+    ], { ...baseLayout(), xaxis: { ...baseLayout().xaxis, ...dateAxis(true) },
+      yaxis: { ...baseLayout().yaxis, title: { text: "kW" } }, meta: { hours } });
   }
 
   function renderQuality(q) {
@@ -353,7 +361,11 @@
       localStorage.setItem(LANG, state.lang);
       applyStrings();
       if (state.fleet && !$("fleet").hidden) renderFleet();
-      if (state.board && !$("meter").hidden) renderMeter();
+      if (state.board && !$("meter").hidden) {
+        // Draw afresh: Plotly.react keeps a stale date range when only the tick format changes.
+        document.querySelectorAll("#meter .js-plotly-plot").forEach((node) => Plotly.purge(node));
+        renderMeter();
+      }
     }));
     $("key-form").addEventListener("submit", (event) => {
       event.preventDefault();
