@@ -10,7 +10,6 @@ go to ``$BITGOEUL_ARTIFACTS`` (default ``test-artifacts/``)/``browser``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import socket
 import subprocess
@@ -45,8 +44,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-LOAD_BUDGET_MS = float(os.environ.get("BITGOEUL_DASHBOARD_BUDGET_MS", "1000"))
-"""Navigation to every chart drawn, for a meter with a year of 15-minute data [ms]."""
 YEAR_OF_15MIN = 35_040
 PLANT_START = dt.datetime(2025, 11, 15, tzinfo=ZoneInfo("Asia/Seoul"))
 """The plant's year ends on 2026-11-14, in the middle of a billing cycle."""
@@ -212,7 +209,7 @@ def _fetch(page: Page, path: str, key: str) -> dict[str, Any]:
     return result
 
 
-def test_dashboard_draws_every_chart_with_data_within_budget(
+def test_dashboard_draws_every_chart_with_data_for_a_year_of_15min(
     server: Server, page: Page, artifacts: Path
 ) -> None:
     page.goto(f"{server.url}/?key={server.admin_key}&lang=en#meter=plant-main")
@@ -230,17 +227,11 @@ def test_dashboard_draws_every_chart_with_data_within_budget(
     assert "Tier 1" in page.locator("#chart-bill").inner_text()
     page.screenshot(path=artifacts / "meter-en.png", full_page=True)
 
-    # A returning visitor: plotly.js (4.8 MB, served with max-age) is in the browser's
-    # cache. The first visit in a fresh profile also compiles it (see the report).
-    warm = []
-    for _ in range(3):
-        page.reload()
-        warm.append(_ready(page)["at_ms"])
-        assert all(n > 0 for n in _charts(page).values())
-    report = {"first_visit_ms": round(ready["at_ms"]), "warm_ms": [round(t) for t in warm]}
-    (artifacts / "load-time.json").write_text(json.dumps(report))
-    print(f"dashboard load, navigation to charts drawn, a year of 15-minute data: {report}")
-    assert min(warm) < LOAD_BUDGET_MS, report
+    # A returning visitor: plotly.js comes from the browser's cache and the key from
+    # sessionStorage. How long either visit takes: benchmarks/bench_dashboard.py.
+    page.reload()
+    assert _ready(page)["view"] == "meter"
+    assert all(n > 0 for n in _charts(page).values())
 
 
 def test_language_switch_changes_text_and_is_remembered(
@@ -294,7 +285,7 @@ def test_share_key_sees_only_its_site(server: Server, page: Page, artifacts: Pat
     assert all(n > 0 for n in _charts(page).values())
     page.screenshot(path=artifacts / "share-ko.png", full_page=True)
     fleet = _fetch(page, "/v1/fleet", server.share_key)
-    assert [m["meter_id"] for m in fleet["body"]["meters"]] == ["demo-household"]
+    assert [m["meter_id"] for m in fleet["body"]["items"]] == ["demo-household"]
     other = _fetch(page, "/v1/meters/plant-main/dashboard", server.share_key)
     assert other["status"] == 404
     page.evaluate("window.bitgoeulReady = undefined")
@@ -303,4 +294,4 @@ def test_share_key_sees_only_its_site(server: Server, page: Page, artifacts: Pat
     assert "plant-main" in page.locator("#status").inner_text()
     assert not page.locator("#meter").is_visible()
     rival = _fetch(page, "/v1/fleet", server.rival_key)
-    assert [m["meter_id"] for m in rival["body"]["meters"]] == ["rival-meter"]
+    assert [m["meter_id"] for m in rival["body"]["items"]] == ["rival-meter"]

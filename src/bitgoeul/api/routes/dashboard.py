@@ -21,6 +21,7 @@ from bitgoeul.errors import NotFoundError
 from bitgoeul.services.dashboard import fleet_row, meter_dashboard
 
 from ..deps import TenantDep
+from .paging import Cursor, Limit, page_of
 
 router = APIRouter()
 
@@ -83,22 +84,26 @@ def get_static(name: str) -> Response:
 
 
 @router.get("/v1/fleet", tags=["dashboard"], summary="Fleet table of the key's meters")
-def get_fleet(tenant: TenantDep, lang: Lang = None) -> dict[str, Any]:
-    """Return every meter the key reaches, with its status for the fleet table.
+def get_fleet(
+    tenant: TenantDep, lang: Lang = None, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
+    """Return the meters the key reaches, a page at a time, for the fleet table.
 
     By meter id: the last reading, today's and the month's energy [kWh] ("today"
     is the local date of each meter's last reading) and the data-quality status
-    (``ok`` or ``warning`` with counts by finding code).
+    (``ok`` or ``warning`` with counts by finding code). Only the page's meters
+    are computed; pass ``next_cursor`` back as ``cursor`` for the next page.
     """
-    rows = [
-        tenant.run(s.meter.meter_id, fleet_row, summary=s)
-        for s in sorted(tenant.meters(), key=lambda s: s.meter.meter_id)
-    ]
+    page = page_of(
+        sorted(tenant.meters(), key=lambda s: s.meter.meter_id), limit=limit, cursor=cursor
+    )
+    rows = [tenant.run(s.meter.meter_id, fleet_row, summary=s) for s in page.items]
     labels = web.strings(lang or "ko")
     return {
         "org_id": tenant.org_id,
         "lang": lang or "ko",
-        "meters": rows,
+        "items": rows,
+        "next_cursor": page.next_cursor,
         "labels": {k: v for k, v in labels.items() if k.startswith(("code_", "quality_"))},
     }
 

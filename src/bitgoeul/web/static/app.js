@@ -98,11 +98,12 @@
   function renderFleet() {
     const body = document.querySelector("#fleet-table tbody");
     body.replaceChildren();
-    if (!state.fleet.meters.length) {
+    $("fleet-more").hidden = !state.fleet.next_cursor;
+    if (!state.fleet.items.length) {
       body.append(el("tr", {}, el("td", { colspan: "6" }, t("no_meters"))));
       return;
     }
-    for (const m of state.fleet.meters) {
+    for (const m of state.fleet.items) {
       const q = m.quality;
       const counts = Object.entries(q.counts).map(([c, n]) => `${t("code_" + c)} ${n}`).join(", ");
       const badge = el("span", { class: "badge " + q.status, title: counts },
@@ -271,7 +272,7 @@
     const b = state.board;
     const m = b.meter;
     $("meter-title").textContent = m.name ? `${m.name} (${m.meter_id})` : m.meter_id;
-    $("back").hidden = !(state.fleet && state.fleet.meters.length > 1);
+    $("back").hidden = !(state.fleet && state.fleet.items.length > 1);
     renderQuality(b.quality);
     if (!b.today) {
       $("today-note").textContent = t("unavailable", { why: b.unavailable.today || "" });
@@ -317,7 +318,7 @@
       let meterId = hashMeter();
       if (!meterId) {
         state.fleet = state.fleet || await api("/v1/fleet");
-        if (state.fleet.meters.length === 1) meterId = state.fleet.meters[0].meter_id;
+        if (state.fleet.items.length === 1) meterId = state.fleet.items[0].meter_id;
       }
       if (!meterId) {
         show("fleet"); setStatus(""); renderFleet();
@@ -332,7 +333,7 @@
         show("meter"); setStatus("");
         await renderMeter();
         if (!state.fleet) {  // only for the link back to the fleet: after the charts
-          api("/v1/fleet").then((fleet) => { state.fleet = fleet; $("back").hidden = fleet.meters.length < 2; })
+          api("/v1/fleet").then((fleet) => { state.fleet = fleet; $("back").hidden = fleet.items.length < 2; })
             .catch(() => {});
         }
       }
@@ -343,7 +344,7 @@
         show("key-prompt"); $("key-error").hidden = false; setStatus("");
       } else if (error.status === 404) {
         state.fleet = state.fleet || await api("/v1/fleet").catch(() => null);
-        show(state.fleet && state.fleet.meters.length ? "fleet" : null);
+        show(state.fleet && state.fleet.items.length ? "fleet" : null);
         if (state.fleet) renderFleet();
         setStatus(t("not_found", { id: hashMeter() }), true);
       } else {
@@ -367,6 +368,11 @@
         renderMeter();
       }
     }));
+    $("fleet-more").addEventListener("click", async () => {
+      const next = await api("/v1/fleet?cursor=" + encodeURIComponent(state.fleet.next_cursor));
+      state.fleet = { ...next, items: [...state.fleet.items, ...next.items] };
+      renderFleet();
+    });
     $("key-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const value = $("key-input").value.trim();
