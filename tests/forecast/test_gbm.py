@@ -143,6 +143,7 @@ def test_predict_refuses_what_the_model_was_not_fitted_for() -> None:
         ({"timezone": "Mars/Olympus"}, "time zone"),
         ({"holidays_country": "XX"}, "no calendar"),
         ({"point_objective": "mae"}, "point_objective"),
+        ({"point_models": 0}, "point_models"),
     ],
 )
 def test_constructor_rejects_bad_options(options: dict[str, object], match: str) -> None:
@@ -167,3 +168,18 @@ def test_the_l2_point_forecast_is_the_mean_of_skewed_load_not_its_median() -> No
     }
     assert point["l2"] == pytest.approx(2.0, rel=0.1)
     assert point["quantile"] == pytest.approx(1.0 + np.log(2.0), rel=0.1)
+
+
+def test_a_seed_ensemble_forecasts_the_mean_of_its_point_boosters() -> None:
+    history = generate_load_history(2, days=50, seed=3)
+    as_of = pd.Timestamp("2024-02-12", tz=SEOUL)
+    model = small_model(point_models=3, calibration="none").fit(history, as_of=as_of)
+    members = model.boosters_[0.5]
+    assert len(members) == 3 and [len(model.boosters_[q]) for q in (0.1, 0.9)] == [1, 1]
+    assert [b.params["seed"] for b in members] == [0, 1, 2]
+    single = small_model(point_models=1, calibration="none").fit(history, as_of=as_of)
+    ensemble = model.predict(history, as_of=as_of, horizon=24, quantiles=(0.5,))
+    alone = single.predict(history, as_of=as_of, horizon=24, quantiles=(0.5,))
+    # member 0 is the single model's booster; the others differ only by their seed
+    assert not np.allclose(ensemble["p50_kwh"], alone["p50_kwh"])
+    assert ensemble["p50_kwh"].to_numpy() == pytest.approx(alone["p50_kwh"].to_numpy(), rel=0.2)

@@ -149,3 +149,17 @@ def test_an_unfitted_model_cannot_be_saved(tmp_path: Path) -> None:
     with pytest.raises(NotFittedError):
         save_model(SeasonalNaive(), tmp_path / "m.zip")
     assert not (tmp_path / "m.zip").exists()
+
+
+def test_a_seed_ensemble_round_trips_every_member(tmp_path: Path) -> None:
+    model = small_model(point_models=2).fit(HISTORY, as_of=AS_OF)
+    path = save_model(model, tmp_path / "ensemble.zip")
+    with zipfile.ZipFile(path) as archive:
+        assert {"booster_p50.txt", "booster_p50_1.txt"} <= set(archive.namelist())
+    again = load_model(path)
+    assert isinstance(again, LightGBMForecaster)
+    assert len(again.boosters_[0.5]) == 2
+    pd.testing.assert_frame_equal(
+        again.predict(HISTORY, as_of=AS_OF, horizon=24),
+        model.predict(HISTORY, as_of=AS_OF, horizon=24),
+    )

@@ -6,8 +6,9 @@ File layout (a zip archive, no pickled objects)::
                         names in order, training window, meters and their levels,
                         library versions, sha256 of every other member
     booster_p10.txt     LightGBM boosters as text (Booster.model_to_string), one per
-    booster_p50.txt     quantile level; baselines have none: their parameters are
-    ...                 the whole model
+    booster_p50.txt     quantile level (booster_p50_1.txt, ... for the further members
+    ...                 of a seed ensemble, ``point_models``); baselines have none:
+                        their parameters are the whole model
 
 :func:`load_model` refuses, with :class:`~bitgoeul.errors.ModelFormatError`
 naming what differs: a file that is not such an archive or whose members do
@@ -112,11 +113,15 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
     if isinstance(model, LightGBMForecaster):
         if not hasattr(model, "boosters_"):
             raise NotFittedError("LightGBMForecaster is not fitted: call fit() before saving")
-        boosters: dict[str, str] = {}
-        for level, booster in model.boosters_.items():
-            name = f"booster_{quantile_column(level)[:-4]}.txt"
-            members[name] = booster.model_to_string().encode("utf-8")
-            boosters[repr(float(level))] = name
+        boosters: dict[str, list[str]] = {}
+        for level, members_of_level in model.boosters_.items():
+            names = []
+            for k, booster in enumerate(members_of_level):
+                suffix = "" if k == 0 else f"_{k}"
+                name = f"booster_{quantile_column(level)[:-4]}{suffix}.txt"
+                members[name] = booster.model_to_string().encode("utf-8")
+                names.append(name)
+            boosters[repr(float(level))] = names
         fitted = {
             "interval_s": model.interval_s_,
             "as_of": _stamp(model.as_of_),
@@ -273,17 +278,24 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
         params["quantiles"] = tuple(params["quantiles"])
         params["mask_codes"] = tuple(params["mask_codes"])
         model = LightGBMForecaster(**params)
-        boosters: dict[float, lgb.Booster] = {}
-        for level_text, name in fitted["boosters"].items():
-            if name not in members:
-                raise ModelFormatError(f"{source}: booster {name!r} has no checksum entry")
-            booster = lgb.Booster(model_str=members[name].decode("utf-8"))
-            if list(booster.feature_name()) != list(FEATURE_NAMES):
-                raise ModelFormatError(
-                    f"{source}: booster {name!r} has features {booster.feature_name()}, "
-                    "not this version's feature set; refit the model"
-                )
-            boosters[float(level_text)] = booster
+        boosters: dict[float, list[lgb.Booster]] = {}
+        for level_text, entry in fitted["boosters"].items():
+            # one name per level in files written before seed ensembles (point_models)
+            names = [entry] if isinstance(entry, str) else list(entry)
+            level_boosters = []
+            for name in names:
+                if name not in members:
+                    raise ModelFormatError(f"{source}: booster {name!r} has no checksum entry")
+                booster = lgb.Booster(model_str=members[name].decode("utf-8"))
+                if list(booster.feature_name()) != list(FEATURE_NAMES):
+                    raise ModelFormatError(
+                        f"{source}: booster {name!r} has features {booster.feature_name()}, "
+                        "not this version's feature set; refit the model"
+                    )
+                level_boosters.append(booster)
+            if not level_boosters:
+                raise ModelFormatError(f"{source}: level {level_text} has no booster")
+            boosters[float(level_text)] = level_boosters
         if set(boosters) != set(model.quantiles):
             raise ModelFormatError(
                 f"{source}: boosters for levels {sorted(boosters)} do not match the "
