@@ -249,3 +249,19 @@ def test_time_of_use_meter_is_billed_from_its_hourly_energy(tmp_path: Path) -> N
     )
     with pytest.raises(TariffError, match="contract_kw"):
         bill_meter(store, "m2", cycle="2025-06")
+
+
+def test_a_meter_with_only_part_of_a_day_gets_its_bill_so_far_and_no_forecast() -> None:
+    from bitgoeul.services import ingest_frame
+    from bitgoeul.store import open_store
+
+    store = open_store(":memory:")
+    ts = pd.date_range("2026-11-21T09:00", periods=2, freq="15min", tz="Asia/Seoul")
+    frame = pd.DataFrame({"meter_id": "new", "ts": ts, "energy_kwh": [0.42, 0.39]})
+    ingest_frame(frame, store, defaults=MeterDefaults(contract_class="residential-low"))
+    result = bill_meter(store, "new")
+    assert not result.complete and result.forecast is None
+    assert result.energy_kwh == pytest.approx(0.81)
+    assert result.bill.total_won > 0  # the basic charge and 0.81 kWh
+    assert any("no month-end forecast yet" in note for note in result.notes)
+    assert result.crossings == ()

@@ -404,6 +404,13 @@ def bill_meter(
         )
         if per_day:
             daily = daily.where(counts >= per_day)  # a partly measured day is not measured
+    measured_days = 0 if complete else int(daily[daily.index < as_of].notna().sum())
+    if not complete and measured_days == 0:
+        # A meter registered today: the bill so far stands, the forecast waits for data.
+        notes.append(
+            "no month-end forecast yet: it needs at least one fully measured day before as_of"
+        )
+    elif not complete:
         energy = forecast_cycle_energy(
             daily,
             billing,
