@@ -299,6 +299,17 @@ def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: 
             urllib.request.urlopen(request, timeout=5)
         assert refused.value.code == 403  # the share key is view-only
         refused.value.close()
+        # The operator token printed at start creates organisations through the API.
+        found = re.search(r"operator\s+([A-Za-z0-9_-]+)", log.read_text("utf-8"))
+        assert found, log.read_text("utf-8")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/organisations", method="POST",
+            data=json.dumps({"org_id": "newco"}).encode(),
+            headers={"X-Operator-Token": found.group(1), "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+            assert json.load(response)["admin_key"]["token"].startswith("bgk_")
     finally:
         proc.terminate()
         try:

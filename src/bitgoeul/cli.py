@@ -802,12 +802,14 @@ def _serve(
     from bitgoeul.api import Settings, create_app
 
     settings = Settings.from_env(store_path)
-    if operator_token:
-        settings = settings.model_copy(update={"operator_token": operator_token})
     generated = None
-    if settings.operator_token is None:
-        generated = secrets.token_urlsafe(18)
-        settings = settings.model_copy(update={"operator_token": generated})
+    if not operator_token and settings.operator_token is None:
+        generated = operator_token = secrets.token_urlsafe(18)
+    if operator_token:
+        # Validated, not model_copy(update=...): the token must become a SecretStr.
+        settings = Settings.model_validate(
+            {**settings.model_dump(), "operator_token": operator_token}
+        )
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     console.rule("[bold]빛고을 Bitgoeul service[/]")
     console.print(f"store      {escape(settings.store_path)}")
