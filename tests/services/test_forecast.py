@@ -162,3 +162,14 @@ def test_the_global_model_learns_only_from_the_meters_own_organisation() -> None
             ingest_frame(frame, store, defaults=MeterDefaults(org_id=org, site_id=f"{org}-site"))
     assert _train_meters(store, store.get_meter("a1")) == ["a1", "a2"]
     assert _train_meters(store, store.get_meter("b1")) == ["b1"]
+
+
+def test_a_forecast_from_less_than_a_day_of_history_says_so() -> None:
+    from bitgoeul.errors import ForecastError
+
+    store = open_store(":memory:")
+    ts = pd.date_range("2026-11-22T09:00", periods=3, freq="15min", tz="Asia/Seoul")
+    frame = pd.DataFrame({"meter_id": "new", "ts": ts, "energy_kwh": 0.4})
+    ingest_frame(frame, store, defaults=MeterDefaults())
+    with pytest.raises(ForecastError, match=r"3 reading.*at least one day of history \(96"):
+        forecast_meter(store, "new", as_of="2026-11-23T00:00", model="persistence")

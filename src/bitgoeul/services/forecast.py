@@ -33,6 +33,8 @@ from bitgoeul.forecast.quality import MaskReport, find_and_mask
 from bitgoeul.model import Meter
 from bitgoeul.store import MeterStore
 
+_DAY_S = 86_400
+
 __all__ = [
     "MAX_TRAIN_METERS",
     "MODELS",
@@ -300,9 +302,16 @@ def forecast_meter(
         meters = _train_meters(store, meter) if model == "lightgbm" else [meter_id]
         name = model
     history = load_history(store, meters, before=origin, days=train_days)
-    if history.loc[history["meter_id"] == meter_id, "energy_kwh"].notna().sum() == 0:
+    own_count = int(history.loc[history["meter_id"] == meter_id, "energy_kwh"].notna().sum())
+    if own_count == 0:
         raise NotFoundError(
             f"meter {meter_id!r} has no readings before {origin.isoformat()} to forecast from"
+        )
+    per_day = max(1, _DAY_S // interval_s)
+    if own_count < per_day:
+        raise ForecastError(
+            f"meter {meter_id!r} has {own_count} reading(s) before {origin.isoformat()}; "
+            f"a forecast needs at least one day of history ({per_day} readings)"
         )
     masked, report = find_and_mask(
         history, interval_s=interval_s, timezone=meter.timezone, as_of=origin
