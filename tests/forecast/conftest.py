@@ -30,10 +30,10 @@ def small_model(**options: object) -> LightGBMForecaster:
 
 
 def read_cnu(code: str) -> pd.DataFrame:
-    """One CNU building as a long-format history (hourly, KST -> UTC), or skip if absent."""
+    """One CNU building as a long-format history (hourly, KST -> UTC); fails if absent."""
     files = sorted(CNU.glob(f"{code}_*.csv")) if CNU.is_dir() else []
-    if not files:
-        pytest.skip(f"real data absent: {CNU}/{code}_*.csv")
+    if not files:  # like the shared_data fixture: missing real data is a failure, not a skip
+        pytest.fail(f"real test data missing: {CNU}/{code}_*.csv (../shared/data beside the repo)")
     raw = pd.read_csv(files[0])
     ts = pd.to_datetime(raw["date"], format="%Y-%m-%d %H:%M").dt.tz_localize(SEOUL)
     return pd.DataFrame(

@@ -41,6 +41,7 @@ Missing values
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Literal, Self
@@ -76,7 +77,7 @@ IntArray = npt.NDArray[np.int64]
 _DAY_S = 86_400
 
 
-class _Baseline:
+class _Baseline(abc.ABC):
     """Shared fit/predict of the baselines; subclasses give the point forecast."""
 
     name: str
@@ -102,13 +103,13 @@ class _Baseline:
     def _context_days(self) -> int:
         return self._CONTEXT_D
 
+    @abc.abstractmethod
     def _point(self, y: FloatArray, origins: IntArray, leads: IntArray, d: int) -> FloatArray:
         """Point forecasts, shape (origins, leads)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def get_params(self) -> dict[str, Any]:
         """Return the constructor's keyword arguments (JSON-ready)."""
-        raise NotImplementedError
 
     def fit(self, history: pd.DataFrame, *, as_of: pd.Timestamp | dt.datetime) -> Self:
         """Record the interval and the meters of the history before ``as_of``; return self.
