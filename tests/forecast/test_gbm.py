@@ -144,6 +144,7 @@ def test_predict_refuses_what_the_model_was_not_fitted_for() -> None:
         ({"holidays_country": "XX"}, "no calendar"),
         ({"point_objective": "mae"}, "point_objective"),
         ({"point_models": 0}, "point_models"),
+        ({"meter_feature": "yes"}, "meter_feature"),
     ],
 )
 def test_constructor_rejects_bad_options(options: dict[str, object], match: str) -> None:
@@ -183,3 +184,33 @@ def test_a_seed_ensemble_forecasts_the_mean_of_its_point_boosters() -> None:
     # member 0 is the single model's booster; the others differ only by their seed
     assert not np.allclose(ensemble["p50_kwh"], alone["p50_kwh"])
     assert ensemble["p50_kwh"].to_numpy() == pytest.approx(alone["p50_kwh"].to_numpy(), rel=0.2)
+
+
+def test_each_fitted_meter_is_a_categorical_feature_and_a_new_meter_still_gets_a_forecast() -> None:
+    history = generate_load_history(3, days=50, seed=3)
+    as_of = pd.Timestamp("2024-02-12", tz=SEOUL)
+    fitted_on = history[history["meter_id"] != "m003"]
+    model = small_model().fit(fitted_on, as_of=as_of)
+    assert model.meter_codes_ == {"m001": 0, "m002": 1}
+    assert model.feature_names[-1] == "meter"
+    booster = model.boosters_[0.5][0]
+    assert booster.feature_name() == list(model.feature_names)
+    # LightGBM lists the categories of a categorical feature, none for a numeric one
+    infos = booster.dump_model()["feature_infos"]
+    assert {0, 1} <= set(infos["meter"]["values"]) and infos["hour"]["values"] == []
+    out = model.predict(history, as_of=as_of, horizon=24)
+    new = out[out["meter_id"] == "m003"]
+    assert len(new) == 24
+    values = new[["p10_kwh", "p50_kwh", "p90_kwh"]].to_numpy()
+    assert (values > 0).all() and (values[:, 0] <= values[:, 1]).all()
+    assert (values[:, 1] <= values[:, 2]).all()
+
+
+def test_without_the_meter_feature_the_model_reads_the_shared_features_only() -> None:
+    history = generate_load_history(2, days=50, seed=3)
+    as_of = pd.Timestamp("2024-02-12", tz=SEOUL)
+    model = small_model(meter_feature=False).fit(history, as_of=as_of)
+    assert model.meter_codes_ == {}
+    assert "meter" not in model.boosters_[0.5][0].feature_name()
+    with_meter = small_model().fit(history, as_of=as_of)
+    assert len(with_meter.feature_names) == len(model.feature_names) + 1

@@ -163,3 +163,38 @@ def test_a_seed_ensemble_round_trips_every_member(tmp_path: Path) -> None:
         again.predict(HISTORY, as_of=AS_OF, horizon=24),
         model.predict(HISTORY, as_of=AS_OF, horizon=24),
     )
+
+
+def test_the_meter_codes_round_trip(fitted: LightGBMForecaster, saved: Path) -> None:
+    with zipfile.ZipFile(saved) as archive:
+        meta = json.loads(archive.read("meta.json"))
+    assert meta["feature_names"][-1] == "meter"
+    assert meta["fitted"]["meter_codes"] == {"m001": 0, "m002": 1}
+    again = load_model(saved)
+    assert isinstance(again, LightGBMForecaster)
+    assert again.meter_codes_ == fitted.meter_codes_
+
+
+def test_a_file_from_before_the_meter_feature_still_loads(tmp_path: Path) -> None:
+    model = small_model(meter_feature=False).fit(HISTORY, as_of=AS_OF)
+    path = save_model(model, tmp_path / "old.zip")
+
+    def as_written_before(meta: dict[str, Any]) -> None:
+        del meta["params"]["meter_feature"]
+        del meta["fitted"]["meter_codes"]
+
+    old = load_model(rewrite(path, tmp_path / "older.zip", meta=as_written_before))
+    assert isinstance(old, LightGBMForecaster)
+    assert old.meter_feature is False
+    pd.testing.assert_frame_equal(
+        old.predict(HISTORY, as_of=AS_OF, horizon=24),
+        model.predict(HISTORY, as_of=AS_OF, horizon=24),
+    )
+
+
+def test_a_meter_model_without_codes_is_refused(saved: Path, tmp_path: Path) -> None:
+    def drop_codes(meta: dict[str, Any]) -> None:
+        meta["fitted"]["meter_codes"] = {}
+
+    with pytest.raises(ModelFormatError, match="no codes"):
+        load_model(rewrite(saved, tmp_path / "nocodes.zip", meta=drop_codes))

@@ -1,8 +1,8 @@
 """A global, direct multi-horizon LightGBM forecaster of interval energy quantiles.
 
 One model serves every meter of the history it was fitted on (and any other
-meter: it has no meter identity), for every lead ``1 .. max_horizon`` at
-once, without feeding its own forecasts back:
+meter, see *Meter identity*), for every lead ``1 .. max_horizon`` at once,
+without feeding its own forecasts back:
 
 Training set
     Origins at the local time of day of ``as_of`` on each of the
@@ -19,6 +19,15 @@ Suspect readings
     (:func:`bitgoeul.forecast.quality.find_and_mask`, on the data before
     ``as_of`` only): they are neither targets nor inputs. A model trained on
     an outage's zeros or on a catch-up spike learns to forecast them.
+Meter identity
+    With ``meter_feature=True`` (the default) each row also carries its
+    meter as a LightGBM categorical feature (``meter``, codes in
+    ``meter_codes_``), so the shared trees can learn what sets one meter
+    apart (a heating-driven building beside a lab building) while the
+    meters still pool what they have in common. A meter the model was not
+    fitted on gets a missing code and follows the trees' branches for
+    categories they did not single out: it is forecast from its own recent
+    readings and the calendar, like every meter with ``meter_feature=False``.
 Zero regime
     When every reading of the ``zero_regime_days`` before the origin is
     exactly zero (a building switched off, a disconnected meter: the
@@ -196,11 +205,15 @@ class LightGBMForecaster:
         median; 'l2' (squared error) learns the conditional mean, which
         squared-error metrics (NRMSE, CV(RMSE)) reward (module notes).
         With 'l2' the ``p50_kwh`` column is a mean, not a median.
-    point_models : int, default 3
+    point_models : int, default 1
         Boosters averaged for the 0.5 level, fitted with the seeds
         ``seed``, ``seed + 1``, ... (a seed ensemble: each draws other
         bagging rows and features). Each extra booster adds about a third
-        of the fitting time of the three default levels.
+        of the fitting time of the three default levels; 3 gained 0.3 % in
+        NRMSE on the tuning origins of ``docs/benchmarks.md``, not worth it.
+    meter_feature : bool, default True
+        Give the trees each row's meter as a categorical feature (module
+        notes, *Meter identity*).
     seed : int, default 0
         Seed of the row draw and of LightGBM.
     num_threads : int, default 2
@@ -219,6 +232,12 @@ class LightGBMForecaster:
         First and last interval start used as a target (UTC).
     meters_ : dict of str to float
         Meters fitted on and their level at ``as_of`` [kWh per interval].
+    meter_codes_ : dict of str to int
+        Code of each fitted meter in the ``meter`` feature (empty with
+        ``meter_feature=False``).
+    feature_names : tuple of str
+        Columns of the boosters' input: ``FEATURE_NAMES``, then ``meter``
+        with ``meter_feature=True`` (known before fitting).
     n_train_rows_ : int
         Rows the boosters were trained on.
     mask_report_ : MaskReport or None
@@ -262,7 +281,8 @@ class LightGBMForecaster:
         calibration_refit: bool = True,
         min_calibration: int = 100,
         point_objective: Literal["quantile", "l2"] = "l2",
-        point_models: int = 3,
+        point_models: int = 1,
+        meter_feature: bool = True,
         seed: int = 0,
         num_threads: int = 2,
     ) -> None:
@@ -305,6 +325,9 @@ class LightGBMForecaster:
             raise ValueError(f"point_objective must be 'quantile' or 'l2', got {point_objective!r}")
         self.point_objective: Literal["quantile", "l2"] = point_objective
         self.point_models = _positive_int(point_models, "point_models")
+        if not isinstance(meter_feature, bool):
+            raise ValueError(f"meter_feature must be True or False, got {meter_feature!r}")
+        self.meter_feature = meter_feature
         self.seed = int(seed)
         self.num_threads = _positive_int(num_threads, "num_threads")
         self.name = "lightgbm"
@@ -340,6 +363,7 @@ class LightGBMForecaster:
             "min_calibration": self.min_calibration,
             "point_objective": self.point_objective,
             "point_models": self.point_models,
+            "meter_feature": self.meter_feature,
             "seed": self.seed,
             "num_threads": self.num_threads,
         }
@@ -402,6 +426,11 @@ class LightGBMForecaster:
         d = steps_per_day(interval_s)
         lookback_s = (self.train_days + CONTEXT_D + 1) * _DAY_S
         raw, masked, report = self._prepare(frame, stamp, interval_s, lookback_s, horizon=0)
+        self.meter_codes_ = (
+            {meter_id: code for code, meter_id in enumerate(sorted(masked))}
+            if self.meter_feature
+            else {}
+        )
         rows, levels = self._training_rows(raw, masked, stamp, d)
         if rows is None:
             raise ValueError(
@@ -490,7 +519,7 @@ class LightGBMForecaster:
             start_ns = int(grid.start.value)
             parts.append(
                 _TrainingRows(
-                    x=rows.x[ok],
+                    x=self._with_meter(rows.x[ok], meter_id),
                     y=target[ok] / rows.level[ok],
                     meter=np.full(int(ok.sum()), index, dtype=np.int64),
                     lead=rows.lead[ok],
@@ -511,7 +540,8 @@ class LightGBMForecaster:
         dataset = lgb.Dataset(
             x,
             label=y,
-            feature_name=list(FEATURE_NAMES),
+            feature_name=list(self.feature_names),
+            categorical_feature=["meter"] if self.meter_feature else [],
             params={"max_bin": 255, "verbosity": -1},
             free_raw_data=False,
         )
@@ -526,6 +556,19 @@ class LightGBMForecaster:
             ]
             for level in self.quantiles
         }
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Columns of the boosters' input (``meter`` last with ``meter_feature``)."""
+        return (*FEATURE_NAMES, "meter") if self.meter_feature else FEATURE_NAMES
+
+    def _with_meter(self, x: FloatArray, meter_id: str) -> FloatArray:
+        """``x`` with the meter's code appended (NaN for a meter not fitted on)."""
+        if not self.meter_feature:
+            return x
+        code = self.meter_codes_.get(meter_id)
+        column = np.full((x.shape[0], 1), np.nan if code is None else float(code))
+        return np.hstack([x, column])
 
     def _predict_level(self, boosters: list[lgb.Booster], x: FloatArray) -> FloatArray:
         """Mean prediction of one level's boosters [scaled]."""
@@ -613,7 +656,9 @@ class LightGBMForecaster:
             self._rows(grid, np.array([grid.origin], dtype=np.int64), leads)
             for grid in masked.values()
         ]
-        x = np.concatenate([rows.x for rows in blocks])
+        x = np.concatenate(
+            [self._with_meter(rows.x, m) for m, rows in zip(masked, blocks, strict=True)]
+        )
         preds = np.sort(
             np.column_stack([self._predict_level(self.boosters_[q], x) for q in self.quantiles]),
             axis=1,

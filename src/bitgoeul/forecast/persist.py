@@ -14,8 +14,10 @@ File layout (a zip archive, no pickled objects)::
 naming what differs: a file that is not such an archive or whose members do
 not match their checksums (corrupt), an unknown format version or model
 class, a feature set other than this version's
-(:data:`bitgoeul.forecast.features.FEATURE_NAMES`, names and order), and
-boosters written by another LightGBM major version.
+(:data:`bitgoeul.forecast.features.FEATURE_NAMES`, names and order, then
+``meter`` for a model with ``meter_feature``), and boosters written by
+another LightGBM major version. ``meta.json`` also keeps the meters' codes
+of the ``meter`` feature.
 """
 
 from __future__ import annotations
@@ -132,9 +134,10 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
             "n_calibration_rows": model.n_calibration_rows_,
             "corrections": model.corrections_.tolist(),
             "meter_corrections": {k: v.tolist() for k, v in model.meter_corrections_.items()},
+            "meter_codes": dict(model.meter_codes_),
             "boosters": boosters,
         }
-        features: list[str] | None = list(FEATURE_NAMES)
+        features: list[str] | None = list(model.feature_names)
     elif isinstance(model, SeasonalNaive | PersistenceEnsemble):
         if not hasattr(model, "interval_s_"):
             raise NotFittedError(f"{type(model).__name__} is not fitted: call fit() before saving")
@@ -248,10 +251,11 @@ def _check_meta(meta: dict[str, Any], source: Path) -> None:
         raise ModelFormatError(f"{source}: unknown model class {cls!r}")
     if cls == "LightGBMForecaster":
         saved = meta.get("feature_names")
-        if saved != list(FEATURE_NAMES):
+        expected = _expected_features(meta)
+        if saved != expected:
             saved_list = list(saved) if isinstance(saved, list) else []
-            missing = [f for f in FEATURE_NAMES if f not in saved_list]
-            extra = [f for f in saved_list if f not in FEATURE_NAMES]
+            missing = [f for f in expected if f not in saved_list]
+            extra = [f for f in saved_list if f not in expected]
             detail = (
                 f"missing {missing}, unknown {extra}"
                 if missing or extra
@@ -269,6 +273,17 @@ def _check_meta(meta: dict[str, Any], source: Path) -> None:
             )
 
 
+def _expected_features(meta: dict[str, Any]) -> list[str]:
+    """Return the feature columns this version expects for the saved parameters.
+
+    Files written before the ``meter`` feature have no ``meter_feature``
+    parameter: their boosters read ``FEATURE_NAMES`` alone.
+    """
+    params = meta.get("params")
+    meter = isinstance(params, dict) and params.get("meter_feature", False) is True
+    return [*FEATURE_NAMES, "meter"] if meter else list(FEATURE_NAMES)
+
+
 def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> Forecaster:
     cls = meta["model_class"]
     params = dict(meta["params"])
@@ -277,6 +292,7 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
     if cls == "LightGBMForecaster":
         params["quantiles"] = tuple(params["quantiles"])
         params["mask_codes"] = tuple(params["mask_codes"])
+        params.setdefault("meter_feature", False)  # files written before the meter feature
         model = LightGBMForecaster(**params)
         boosters: dict[float, list[lgb.Booster]] = {}
         for level_text, entry in fitted["boosters"].items():
@@ -287,7 +303,7 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
                 if name not in members:
                     raise ModelFormatError(f"{source}: booster {name!r} has no checksum entry")
                 booster = lgb.Booster(model_str=members[name].decode("utf-8"))
-                if list(booster.feature_name()) != list(FEATURE_NAMES):
+                if list(booster.feature_name()) != list(model.feature_names):
                     raise ModelFormatError(
                         f"{source}: booster {name!r} has features {booster.feature_name()}, "
                         "not this version's feature set; refit the model"
@@ -316,6 +332,10 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
         model.meter_corrections_ = {
             str(k): _table(v, shape, source) for k, v in fitted["meter_corrections"].items()
         }
+        codes = fitted.get("meter_codes", {})
+        if model.meter_feature and not codes:
+            raise ModelFormatError(f"{source}: the model reads a meter feature but has no codes")
+        model.meter_codes_ = {str(k): int(v) for k, v in codes.items()}
         model.mask_report_ = None
         return model
     baseline: SeasonalNaive | PersistenceEnsemble = (
