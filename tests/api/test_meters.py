@@ -457,3 +457,22 @@ def test_latest_gives_the_newest_reading_its_power_and_the_day_so_far(
     empty = make_org(client, "quiet")
     r = client.get(f"/v1/meters/{empty.meters[0]}/latest", headers=empty.headers)
     assert r.status_code == 200 and r.json()["ts"] is None
+
+
+def test_an_organisations_meters_share_one_fitted_forecasting_model(client: TestClient) -> None:
+    a = make_org(client, "alpha", meters_per_site=2, days=21)
+    b = make_org(client, "beta", days=21)
+    models = client.app.state.bitgoeul.models  # type: ignore[attr-defined]
+    params = {"model": "lightgbm", "horizon": "24h", "as_of": "2026-10-21T00:00:00+09:00"}
+    bodies = []
+    for meter in a.meters:
+        r = client.get(f"/v1/meters/{meter}/forecast", params=params, headers=a.headers)
+        assert r.status_code == 200, r.text
+        bodies.append(r.json())
+    assert (models.misses, models.hits) == (1, 1)
+    assert all(set(body["train_meters"]) == set(a.meters) for body in bodies)
+    # another organisation's meter never gets a model fitted on alpha's readings
+    r = client.get(f"/v1/meters/{b.meters[0]}/forecast", params=params, headers=b.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["train_meters"] == b.meters
+    assert (models.misses, models.hits) == (2, 1)

@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from bitgoeul import __version__
 from bitgoeul.services.commit_queue import CommitQueue
+from bitgoeul.services.forecast import ModelCache
 from bitgoeul.services.tenancy import Directory
 from bitgoeul.store import DuckDBStore
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
             lock=lock,
             directory=directory,
             readers=readers,
+            models=ModelCache(settings.model_cache),
         )
         app.state.bitgoeul = state
         try:

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from bitgoeul.services.commit_queue import CommitQueue
+from bitgoeul.services.forecast import ModelCache
 from bitgoeul.services.tenancy import Directory, Tenant, authenticate
 from bitgoeul.store import DuckDBStore, MeterStore
 
@@ -35,6 +36,7 @@ class AppState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     directory: Directory | None = None
     readers: ReaderPool | None = None
+    models: ModelCache = field(default_factory=ModelCache)
 
 
 class ReaderPool:

@@ -33,6 +33,9 @@ class Settings(BaseModel):
         Extra store connections for read-only requests (usage, bills, forecasts),
         which then run while ingest commits; 0 reads through the writer's
         connection [count].
+    model_cache : int
+        Fitted forecasting models kept in memory (one serves every meter of
+        an organisation as of a day); least recently used dropped first [count].
     """
 
     model_config = ConfigDict(frozen=True)
@@ -44,13 +47,14 @@ class Settings(BaseModel):
     max_page: int = Field(default=1000, gt=0)
     public_url: str | None = None
     read_connections: int = Field(default=2, ge=0, le=32)
+    model_cache: int = Field(default=8, ge=1, le=256)
 
     @classmethod
     def from_env(cls, store_path: str | os.PathLike[str] | None = None) -> Settings:
         """Build settings from ``BITGOEUL_*`` environment variables, with overrides.
 
         ``BITGOEUL_STORE``, ``BITGOEUL_OPERATOR_TOKEN``, ``BITGOEUL_MAX_BODY_BYTES``,
-        ``BITGOEUL_MAX_BATCH_READINGS``, ``BITGOEUL_PUBLIC_URL``.
+        ``BITGOEUL_MAX_BATCH_READINGS``, ``BITGOEUL_MODEL_CACHE``, ``BITGOEUL_PUBLIC_URL``.
         """
         from bitgoeul.store.duckdb import default_store_path
 
@@ -65,6 +69,7 @@ class Settings(BaseModel):
         for name, key in (
             ("max_body_bytes", "BITGOEUL_MAX_BODY_BYTES"),
             ("max_batch_readings", "BITGOEUL_MAX_BATCH_READINGS"),
+            ("model_cache", "BITGOEUL_MODEL_CACHE"),
         ):
             if env.get(key):
                 values[name] = int(env[key])

@@ -8,12 +8,19 @@ masked, then fit a model from :data:`MODELS` or use a saved one.
 The global LightGBM model learns across meters: by default it trains on the
 meter and on the other stored meters of the same interval (at most
 :data:`MAX_TRAIN_METERS`, the meter itself always included).
+
+A :class:`ModelCache` passed to :func:`forecast_meter` keeps fitted models:
+the meters of one organisation share one global model as of a day, so a
+service that forecasts each of them fits it once instead of once per meter.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +47,7 @@ __all__ = [
     "MODELS",
     "BacktestResult",
     "MeterForecast",
+    "ModelCache",
     "backtest_meters",
     "forecast_meter",
     "load_history",
@@ -197,6 +205,68 @@ def _train_meters(store: MeterStore, meter: Meter) -> list[str]:
     return [meter.meter_id, *same[: MAX_TRAIN_METERS - 1]]
 
 
+class ModelCache:
+    """Fitted models by everything their fit read; the least recently used goes first.
+
+    A fit is deterministic (fixed seeds and threads), so a model fitted as of
+    the same instant, with the same settings, on exactly the same readings is
+    the same model, and the cache hands it back instead of fitting again.
+    The key includes a SHA-256 of the readings the fit read (meters, times,
+    values, temperatures): a late or corrected reading before ``as_of``
+    makes a new key, while readings at or after ``as_of``, which a fit never
+    reads, do not. Thread-safe: concurrent requests for one key fit once.
+
+    Parameters
+    ----------
+    size : int, default 8
+        Models kept [count]. A 100-meter global model is a few MB.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a whole number >= 1, got {size!r}")
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._models: OrderedDict[tuple[Any, ...], Forecaster] = OrderedDict()
+        self._lock = threading.Lock()
+        self._fitting: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def get_or_fit(self, key: tuple[Any, ...], fit: Callable[[], Forecaster]) -> Forecaster:
+        """Return the model stored under ``key``, or ``fit()`` it, store it and return it."""
+        with self._lock:
+            gate = self._fitting.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._models:
+                    self._models.move_to_end(key)
+                    self.hits += 1
+                    return self._models[key]
+            try:
+                model = fit()
+            except BaseException:
+                with self._lock:
+                    self._fitting.pop(key, None)
+                raise
+            with self._lock:  # stored before the gate goes: a later caller finds the model
+                self.misses += 1
+                self._models[key] = model
+                while len(self._models) > self.size:
+                    self._models.popitem(last=False)
+                self._fitting.pop(key, None)
+            return model
+
+
+def _readings_digest(history: pd.DataFrame) -> str:
+    """SHA-256 of a history's rows in order (every column, names included)."""
+    digest = hashlib.sha256("\x1f".join(map(str, history.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(history, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class MeterForecast:
     """A meter's forecast as of a time.
@@ -261,6 +331,7 @@ def forecast_meter(
     model_file: str | Path | None = None,
     save_to: str | Path | None = None,
     train_days: int = TRAIN_DAYS,
+    cache: ModelCache | None = None,
 ) -> MeterForecast:
     """Forecast a stored meter from its readings strictly before ``as_of``.
 
@@ -284,6 +355,10 @@ def forecast_meter(
         Save the fitted model there.
     train_days : int
         Days of history read for fitting [d].
+    cache : ModelCache, optional
+        Reuse a model fitted on the same readings as of the same time (the
+        organisation's global model serves each of its meters); not used
+        with ``model_file`` or ``save_to``.
 
     Returns
     -------
@@ -301,7 +376,8 @@ def forecast_meter(
         fitted = make_model(model, timezone=meter.timezone, horizon=steps, train_days=train_days)
         meters = _train_meters(store, meter) if model == "lightgbm" else [meter_id]
         name = model
-    history = load_history(store, meters, before=origin, days=train_days)
+    # in meter order, so that every meter of a fleet hands the same readings to the fit
+    history = load_history(store, sorted(meters), before=origin, days=train_days)
     own_count = int(history.loc[history["meter_id"] == meter_id, "energy_kwh"].notna().sum())
     if own_count == 0:
         raise NotFoundError(
@@ -317,11 +393,18 @@ def forecast_meter(
         history, interval_s=interval_s, timezone=meter.timezone, as_of=origin
     )
     if model_file is None:
-        fitted.fit(masked, as_of=origin)
+        if cache is not None and save_to is None:
+            key = (name, meter.timezone, interval_s, steps, train_days, origin.value)
+            unfitted = fitted
+            fitted = cache.get_or_fit(
+                (*key, _readings_digest(history)), lambda: unfitted.fit(masked, as_of=origin)
+            )
+        else:
+            fitted.fit(masked, as_of=origin)
         if save_to is not None:
             save_model(fitted, save_to)
     own = masked[masked["meter_id"] == meter_id]
-    result = fitted.predict(own if model_file is not None else masked, as_of=origin, horizon=steps)
+    result = fitted.predict(own, as_of=origin, horizon=steps)
     result = result[result["meter_id"] == meter_id].drop(columns="meter_id")
     result["ts"] = pd.to_datetime(result["ts"], utc=True).dt.tz_convert(meter.timezone)
     return MeterForecast(

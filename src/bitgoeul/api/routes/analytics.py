@@ -11,7 +11,7 @@ from bitgoeul.jsonable import to_jsonable
 from bitgoeul.services import bill_meter, latest_usage, meter_quality, meter_standby, usage
 from bitgoeul.services.forecast import MODELS, forecast_meter
 
-from ..deps import TenantDep
+from ..deps import State, TenantDep
 from ..schemas import Page, UsagePublic
 from .paging import Cursor, Limit, page_of
 
@@ -71,6 +71,7 @@ def get_bill(
 def get_forecast(
     meter_id: str,
     tenant: TenantDep,
+    state: State,
     as_of: Annotated[
         dt.datetime | None,
         Query(description="Origin; default the local midnight after the last reading."),
@@ -91,7 +92,9 @@ def get_forecast(
             raise ValueError(f"meter {meter_id!r} has no readings to forecast from")
         local = last.astimezone(meter.zone)
         origin = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), meter.zone)
-    result = tenant.run(meter_id, forecast_meter, as_of=origin, horizon=horizon, model=model)
+    result = tenant.run(
+        meter_id, forecast_meter, as_of=origin, horizon=horizon, model=model, cache=state.models
+    )
     out: dict[str, Any] = to_jsonable(result.to_dict())
     return out
 
