@@ -23,8 +23,8 @@ Meter identity
     With ``meter_feature=True`` (the default) each row also carries its
     meter as a LightGBM categorical feature (``meter``, codes in
     ``meter_codes_``), so the shared trees can learn what sets one meter
-    apart (a heating-driven building beside a lab building) while the
-    meters still pool what they have in common. A meter the model was not
+    apart (how its load answers a holiday, a cold spell or a weekend) while
+    the meters still pool what they have in common. A meter the model was not
     fitted on gets a missing code and follows the trees' branches for
     categories they did not single out: it is forecast from its own recent
     readings and the calendar, like every meter with ``meter_feature=False``.

@@ -219,7 +219,8 @@ class ModelCache:
     Parameters
     ----------
     size : int, default 8
-        Models kept [count]. A 100-meter global model is a few MB.
+        Models kept [count]. A model is its boosters: about 2.7 MB as text for
+        the defaults (three CNU buildings, 168 leads, 181k training rows).
     """
 
     def __init__(self, size: int = 8) -> None:
