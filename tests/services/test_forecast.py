@@ -12,27 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bitgoeul.cli import app
-from bitgoeul.ingest.csv import CsvOptions
-from bitgoeul.services import MeterDefaults, ingest_file, ingest_frame
+from bitgoeul.services import MeterDefaults, ingest_frame
 from bitgoeul.services.forecast import backtest_meters, forecast_meter
 from bitgoeul.store import DuckDBStore, open_store
-
-CNU = "kr_cnu_campus_buildings_hourly"
-
-
-@pytest.fixture(scope="module")
-def buildings(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A store with two real CNU buildings (hourly kWh, 2021-01 .. 2022-04)."""
-    path = str(tmp_path_factory.mktemp("forecast") / "cnu.duckdb")
-    store = open_store(path)
-    for name, meter_id in (
-        ("A06_agri_life_sci_bldg3_HV_02.csv", "A06"),
-        ("C14_engineering_bldg7_HV_02.csv", "C14"),
-    ):
-        options = CsvOptions(meter_id=meter_id, ts_col="date", value_col="energy")
-        ingest_file(shared_data / CNU / name, store, csv=options, defaults=MeterDefaults())
-    store.close()
-    return path
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -11,35 +11,18 @@ import pandas as pd
 import pytest
 
 from bitgoeul.forecast.baselines import SeasonalNaive
-from bitgoeul.ingest.csv import CsvOptions
-from bitgoeul.services import MeterDefaults, ingest_file, ingest_frame
+from bitgoeul.services import ingest_frame
 from bitgoeul.services.forecast import ModelCache, forecast_meter
 from bitgoeul.store import open_store
 
-CNU = "kr_cnu_campus_buildings_hourly"
 AS_OF = "2022-03-01T00:00"
 OPTIONS = {"as_of": AS_OF, "horizon": "24h", "train_days": 60}
 
 
-@pytest.fixture(scope="module")
-def campus(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two real CNU buildings of one organisation, ingested once for the module."""
-    path = tmp_path_factory.mktemp("cache") / "cnu.duckdb"
-    store = open_store(str(path))
-    for name, meter_id in (
-        ("A06_agri_life_sci_bldg3_HV_02.csv", "A06"),
-        ("C14_engineering_bldg7_HV_02.csv", "C14"),
-    ):
-        options = CsvOptions(meter_id=meter_id, ts_col="date", value_col="energy")
-        ingest_file(shared_data / CNU / name, store, csv=options, defaults=MeterDefaults())
-    store.close()
-    return path
-
-
 @pytest.fixture
-def store_path(campus: Path, tmp_path: Path) -> str:
-    """A copy each test may change."""
-    return str(shutil.copy(campus, tmp_path / "cnu.duckdb"))
+def store_path(buildings: str, tmp_path: Path) -> str:
+    """A copy of the two-building store that each test may change."""
+    return str(shutil.copy(buildings, tmp_path / "cnu.duckdb"))
 
 
 def test_the_meters_of_one_organisation_share_one_fit(store_path: str) -> None:
