@@ -113,3 +113,18 @@ def test_bench_forecast_scores_cycle_end_energy(bench: ModuleType) -> None:
     ratio = results["p50_kwh"] / results["actual_kwh"]
     assert ratio.between(0.5, 2.0).all()
     assert "| building+national | 7 |" in bench.cycle_end_table(results)
+
+
+def test_the_tuning_origins_never_are_benchmark_origins(bench: ModuleType) -> None:
+    path = BENCH.with_name("tune_forecast.py")
+    spec = importlib.util.spec_from_file_location("tune_forecast", path)
+    assert spec is not None and spec.loader is not None
+    tune = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tune)
+    (dataset,) = bench.load_datasets(quick=True)
+    scored = set(bench.choose_origins(dataset, 30))
+    tuning = tune.tuning_origins(dataset, 20)
+    assert len(tuning) >= 15
+    assert not scored & set(tuning)
+    local = [o.tz_convert(dataset.timezone) for o in tuning]
+    assert all((o.hour, o.minute) == (0, 0) for o in local)

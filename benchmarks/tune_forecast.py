@@ -1,0 +1,121 @@
+"""Score LightGBMForecaster settings on tuning origins disjoint from the benchmark's.
+
+The model's defaults were chosen with this script, never on the origins that
+``bench_forecast.py`` reports: for each series, the 20 origins that
+``choose_origins`` would pick, moved 5 days later, any day that is one of the
+benchmark's 30 origins left out. It runs the three simple baselines once per
+dataset and origin set (kept in ``--out`` for the next variant) and our model
+with the defaults changed by ``--kw`` (constructor arguments) and ``--extra``
+(LightGBM parameters added to every booster's), then prints NRMSE, the ratio to
+the series' best simple baseline, coverage and NMBE per series, and the means
+the issue's goals (b) and (c) use.
+
+Run (repository root)::
+
+    .venv/bin/python benchmarks/tune_forecast.py --name defaults
+    .venv/bin/python benchmarks/tune_forecast.py --name no-meter --kw '{"meter_feature": false}'
+    .venv/bin/python benchmarks/tune_forecast.py --name linear --extra '{"linear_tree": true}'
+    .venv/bin/python benchmarks/tune_forecast.py --name homes --sets sgsc
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_forecast as bf
+
+OUT = Path(__file__).resolve().parent / "_data" / "tuning"
+SHIFT = pd.Timedelta(days=5)
+
+
+def tuning_origins(dataset: bf.Dataset, n: int) -> list[pd.Timestamp]:
+    """``n`` origins moved 5 days later, none of them a benchmark origin."""
+    bench = set(bf.choose_origins(dataset, 30))
+    last = dataset.history["ts"].max()
+    moved = [o + SHIFT for o in bf.choose_origins(dataset, n)]
+    return [o for o in moved if o not in bench and o + pd.Timedelta(hours=bf.HORIZON_H) <= last]
+
+
+def score(name: str, n: int, out: Path) -> list[dict[str, Any]]:
+    """Backtest the baselines (cached) and our model on one dataset's tuning origins."""
+    loaders = {
+        "cnu": bf.load_cnu,
+        "national": bf.load_national,
+        "jeju": bf.load_jeju,
+        "sgsc": bf.load_sgsc,
+    }
+    dataset = bf.prepare(loaders[name]())
+    origins = tuning_origins(dataset, n)
+    cached = out / f"baselines_{name}_{n}.pkl"
+    if cached.exists():
+        baselines = pickle.loads(cached.read_bytes())
+    else:
+        baselines, _ = bf.run_ours(dataset, origins, only=bf.BASELINES)
+        cached.write_bytes(pickle.dumps(baselines))
+    t0 = time.perf_counter()
+    ours, _ = bf.run_ours(dataset, origins, only=[bf.OURS])
+    seconds = time.perf_counter() - t0
+    forecasts = pd.concat([baselines, ours], ignore_index=True)
+    table = bf.add_ratios(bf.score_models(forecasts, dataset.history))
+    table = table[table["model"] == bf.OURS]
+    print(f"{name}: {len(origins)} origins, our fits {seconds:.0f} s", flush=True)
+    return [
+        {
+            "series": row.meter_id,
+            "kind": dataset.kind,
+            "nrmse": row.nrmse,
+            "ratio": row.nrmse_ratio,
+            "coverage": row.coverage,
+            "nmbe": row.nmbe,
+        }
+        for row in table.itertuples()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", required=True, help="label of the variant")
+    parser.add_argument("--kw", default="{}", help="JSON: LightGBMForecaster arguments")
+    parser.add_argument("--extra", default="{}", help="JSON: LightGBM parameters to add")
+    parser.add_argument("--sets", default="cnu,national", help="cnu, national, jeju, sgsc")
+    parser.add_argument("--origins", type=int, default=20, help="before leaving out collisions")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    bf.GBM_KWARGS.update(json.loads(args.kw))
+    extra = json.loads(args.extra)
+    if extra:
+        from bitgoeul.forecast.gbm import LightGBMForecaster
+
+        base = LightGBMForecaster.lightgbm_params
+
+        def params(self: LightGBMForecaster, level: float, *, member: int = 0) -> dict[str, Any]:
+            return {**base(self, level, member=member), **extra}
+
+        LightGBMForecaster.lightgbm_params = params  # type: ignore[method-assign]
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = [row for name in args.sets.split(",") for row in score(name, args.origins, args.out)]
+    table = pd.DataFrame(rows)
+    print(f"\n{args.name}: --kw {args.kw} --extra {args.extra}")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    big = table[table["kind"].isin(["building", "national"])]
+    homes = table[table["kind"] == "household"]
+    if len(big):
+        print(f"buildings+national: mean ratio {big['ratio'].mean():.4f}")
+    if len(homes):
+        print(f"households: mean ratio to the best simple baseline {homes['ratio'].mean():.4f}")
+    print(f"mean coverage {table['coverage'].mean():.4f}")
+    (args.out / f"{args.name}.json").write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
