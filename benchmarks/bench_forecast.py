@@ -59,7 +59,8 @@ Usage::
     .venv/bin/python benchmarks/bench_forecast.py --horizon 168 --origins 10   # week-ahead
 
 Results: a Markdown table on stdout, ``benchmarks/_data/forecast_results.json``
-and ``docs/benchmarks-forecast.md``.
+and the Markdown fragment ``benchmarks/_data/benchmarks-forecast.md`` (pasted into
+``docs/benchmarks.md`` by hand, with the analysis).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "_data"
-DOC = ROOT / "docs" / "benchmarks-forecast.md"
+DOC = OUT / "benchmarks-forecast.md"
 
 HORIZON_H = 24
 QUANTILES = (0.1, 0.5, 0.9)
@@ -1388,6 +1389,7 @@ def main_cycle_end(datasets: list[Dataset], *, months: int, command: str, out: P
     print(md)
     out.mkdir(parents=True, exist_ok=True)
     results.to_csv(out / "forecast_cycle_end.csv", index=False)
+    DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.with_name(DOC.stem + "-cycle-end" + DOC.suffix).write_text(md)
     return 0
 
