@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +38,9 @@ from bitgoeul.services import MeterDefaults, ingest_frame
 from bitgoeul.services.tenancy import create_organisation
 from bitgoeul.store import open_store
 from bitgoeul.synthetic import generate_readings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_api import HOST, Server, free_port  # the same `bitgoeul serve` runner
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -72,33 +73,12 @@ def prepare(folder: Path) -> tuple[Path, str, Path]:
             "SELECT date_trunc('day', ts AT TIME ZONE 'Asia/Seoul') d, sum(energy_kwh) "
             "FROM reading GROUP BY 1"
         ).fetchall()
-        print(f"DuckDB daily rollup of the year, floor: {(time.perf_counter() - started) * 1e3:.1f} ms")
+        print(
+            f"DuckDB daily rollup of the year, floor: {(time.perf_counter() - started) * 1e3:.1f} ms"
+        )
     finally:
         store.close()
     return path, key, report
-
-
-def serve(store: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    exe = Path(sys.executable).with_name("bitgoeul")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(exe), "serve", "--store", str(store), "--port", str(port), "--quiet"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"the server did not start:\n{log.read_text()}")
 
 
 def dashboard_ms(browser: Browser, url: str, key: str, warm: int) -> tuple[float, list[float]]:
@@ -146,8 +126,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         folder = Path(tmp)
         store, key, report = prepare(folder)
-        process, url = serve(store, folder / "serve.log")
-        try:
+        with Server(store, port=free_port()) as server:
+            url = f"http://{HOST}:{server.port}"
             route = []
             for _ in range(args.repeats):
                 request = urllib.request.Request(
@@ -168,10 +148,9 @@ def main() -> None:
                     rows["static report (peer)"][0].append(first)
                     rows["static report (peer)"][1].extend(warm)
                 browser.close()
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-    print(f"JSON route, median of {args.repeats}: {statistics.median(route):.0f} ms ({size:,} bytes)")
+    print(
+        f"JSON route, median of {args.repeats}: {statistics.median(route):.0f} ms ({size:,} bytes)"
+    )
     print("| page | first visit, median [ms] | warm, median [ms] |")
     print("|---|---:|---:|")
     for name, (first, warm) in rows.items():

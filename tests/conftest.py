@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,21 @@ def digest_files(paths: list[Path]) -> dict[str, str | None]:
     for p in paths:
         out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None
     return out
+
+
+BENCH_API = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_api.py"
+
+
+def load_bench_api() -> Any:
+    """The load-test module (benchmarks/ is not a package): its server runner is reused."""
+    import importlib.util
+    import sys
+
+    if "bench_api" in sys.modules:
+        return sys.modules["bench_api"]
+    spec = importlib.util.spec_from_file_location("bench_api", BENCH_API)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_api"] = module
+    spec.loader.exec_module(module)
+    return module

@@ -97,21 +97,3 @@ def settings(tmp_path: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
         yield c
-
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_api.py"
-
-
-def load_bench_api() -> Any:
-    """The load-test module (benchmarks/ is not a package): its server runner is reused."""
-    import importlib.util
-    import sys
-
-    if "bench_api" in sys.modules:
-        return sys.modules["bench_api"]
-    spec = importlib.util.spec_from_file_location("bench_api", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_api"] = module
-    spec.loader.exec_module(module)
-    return module

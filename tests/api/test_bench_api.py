@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from .conftest import load_bench_api
+from tests.conftest import load_bench_api
 
 
 @pytest.mark.slow

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.conftest import load_bench_api
 
 from bitgoeul.model import Meter, Site
 from bitgoeul.services.tenancy import create_organisation
 from bitgoeul.store import open_store
 
-from .conftest import KST, load_bench_api
+from .conftest import KST
 
 METERS = 4
 WRITERS = 4

@@ -7,7 +7,6 @@ handlers instead of stopping at authentication.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,17 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from tests.conftest import load_bench_api
 
 from bitgoeul.api import Settings, create_app
 
 from .conftest import OPERATOR, make_org
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class LiveServer:
@@ -40,7 +33,7 @@ class LiveServer:
 
     def __init__(self, store: Path) -> None:
         self.app = create_app(Settings(store_path=str(store), operator_token=OPERATOR))
-        self.port = _free_port()
+        self.port = load_bench_api().free_port()
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )

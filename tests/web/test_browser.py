@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
+from tests.conftest import load_bench_api
 
 from bitgoeul.demo import HOUSEHOLD_FILE, sample_files
 from bitgoeul.services import MeterDefaults, ingest_file, ingest_frame
@@ -64,13 +60,6 @@ class Server:
     rival_key: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _renamed(table: pa.Table, meter_id: str) -> pa.Table:
     ids = pa.array([meter_id] * table.num_rows, pa.string())
     return table.set_column(table.schema.get_field_index("meter_id"), "meter_id", ids)
@@ -108,44 +97,16 @@ def _prepare_store(path: Path) -> dict[str, str]:
     return {"admin": admin.token, "share": share.token, "rival": rival.token}
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"bitgoeul serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    pytest.fail(f"bitgoeul serve did not answer /healthz within 30 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("dashboard")
     store_path = folder / "s.duckdb"
     keys = _prepare_store(store_path)
-    port = _free_port()
-    log = folder / "serve.log"
-    exe = Path(sys.executable).with_name("bitgoeul")
-    command = [str(exe), "serve", "--store", str(store_path), "--host", "127.0.0.1"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT
+    bench = load_bench_api()
+    with bench.Server(store_path, port=bench.free_port()) as running:
+        yield Server(
+            f"http://{bench.HOST}:{running.port}", keys["admin"], keys["share"], keys["rival"]
         )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log)
-        yield Server(url, keys["admin"], keys["share"], keys["rival"])
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +207,9 @@ def test_language_switch_changes_text_and_is_remembered(
     assert page.evaluate("document.documentElement.lang") == "ko"
     assert "누진 1단계" in page.locator("#chart-bill").inner_text()
     assert "오늘" in page.locator("#chart-curve").inner_text()  # legend redrawn
-    ticks = page.eval_on_selector_all("#chart-bill .xtick text", "els => els.map(e => e.textContent)")
+    ticks = page.eval_on_selector_all(
+        "#chart-bill .xtick text", "els => els.map(e => e.textContent)"
+    )
     assert ticks and all(t.startswith("11월 ") for t in ticks), ticks  # the cycle, in Korean
     page.screenshot(path=artifacts / "meter-ko.png", full_page=True)
     page.reload()
