@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from bitgoeul.errors import NotFittedError
 from bitgoeul.forecast.baselines import SeasonalNaive
-from bitgoeul.forecast.gbm import LightGBMForecaster
+from bitgoeul.forecast.features import FEATURE_NAMES
+from bitgoeul.forecast.gbm import DEFAULT_BASE, LightGBMForecaster, base_score
 from bitgoeul.forecast.metrics import nrmse
 from bitgoeul.forecast.synthetic import generate_load_history
 
@@ -145,6 +146,9 @@ def test_predict_refuses_what_the_model_was_not_fitted_for() -> None:
         ({"point_objective": "mae"}, "point_objective"),
         ({"point_models": 0}, "point_models"),
         ({"meter_feature": "yes"}, "meter_feature"),
+        ({"base": ("temp_last_c",)}, "not among the baseline features"),
+        ({"base": "same_hour_mean7"}, "sequence of feature names"),
+        ({"base": ("lag_week", "lag_week")}, "twice"),
     ],
 )
 def test_constructor_rejects_bad_options(options: dict[str, object], match: str) -> None:
@@ -214,3 +218,47 @@ def test_without_the_meter_feature_the_model_reads_the_shared_features_only() ->
     assert "meter" not in model.boosters_[0.5][0].feature_name()
     with_meter = small_model().fit(history, as_of=as_of)
     assert len(with_meter.feature_names) == len(model.feature_names) + 1
+
+
+def weekly_load(days: int) -> pd.DataFrame:
+    """One meter whose hour h of weekday w uses exactly 1 + h / 10 + w kWh, every week."""
+    ts = pd.date_range("2022-01-03", periods=24 * days, freq="h", tz=SEOUL)  # a Monday
+    energy = 1.0 + ts.hour / 10 + ts.day_of_week
+    return pd.DataFrame({"meter_id": "w", "ts": ts, "energy_kwh": energy.astype(float)})
+
+
+def test_each_booster_starts_from_the_persistence_ensemble_and_the_week_profile() -> None:
+    history = weekly_load(70)
+    as_of = pd.Timestamp("2022-03-02", tz=SEOUL)  # a Wednesday; no masking, no calibration
+    options = {"mask_codes": (), "calibration": "none", "n_estimators": 1, "learning_rate": 1e-6}
+    based = small_model(**options).fit(history, as_of=as_of)
+    out = based.predict(history, as_of=as_of, horizon=24)
+    hours = np.arange(24)
+    # the same hour on the 7 days before (one of each weekday: mean weekday 3), and the same
+    # hour of the week on the 4 weeks before (Wednesday, weekday 2): their mean
+    expected = ((1 + hours / 10 + 3) + (1 + hours / 10 + 2)) / 2
+    for column in ("p10_kwh", "p50_kwh", "p90_kwh"):
+        assert out[column].to_numpy() == pytest.approx(expected, rel=1e-4)
+    # from a constant, one tiny step leaves the forecast flat across the day
+    flat = small_model(**options, base=None).fit(history, as_of=as_of)
+    p50 = flat.predict(history, as_of=as_of, horizon=24)["p50_kwh"].to_numpy()
+    assert np.ptp(p50) < 1e-3 and flat.base == () and based.base == DEFAULT_BASE
+
+
+def test_the_base_falls_back_to_the_28_day_means_then_to_the_level() -> None:
+    x = np.full((4, len(FEATURE_NAMES)), np.nan)
+    column = {name: FEATURE_NAMES.index(name) for name in FEATURE_NAMES}
+    x[0, column["same_hour_mean7"]] = 1.4  # week_profile4 missing: the one measured
+    x[1, column["same_hour_mean28"]], x[1, column["mean_28d"]] = 0.7, 0.9
+    x[2, column["mean_28d"]] = 0.9
+    assert base_score(x, DEFAULT_BASE).tolist() == [1.4, 0.7, 0.9, 1.0]
+    assert base_score(x, ()).tolist() == [0.0] * 4
+
+
+def test_boosting_from_the_base_fits_and_forecasts_through_gaps() -> None:
+    history = generate_load_history(2, days=50, seed=3)
+    gappy = history.drop(history.index[24 * 20 : 24 * 34])  # two weeks of m001 missing
+    as_of = pd.Timestamp("2024-02-12", tz=SEOUL)
+    out = small_model().fit(gappy, as_of=as_of).predict(gappy, as_of=as_of, horizon=24)
+    values = out[["p10_kwh", "p50_kwh", "p90_kwh"]].to_numpy()
+    assert len(out) == 48 and np.isfinite(values).all() and (values > 0).all()

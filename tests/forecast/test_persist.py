@@ -192,6 +192,29 @@ def test_a_file_from_before_the_meter_feature_still_loads(tmp_path: Path) -> Non
     )
 
 
+def test_a_file_from_before_the_base_loads_starting_from_a_constant(tmp_path: Path) -> None:
+    model = small_model(base=None).fit(HISTORY, as_of=AS_OF)
+    path = save_model(model, tmp_path / "old.zip")
+
+    def as_written_before(meta: dict[str, Any]) -> None:
+        assert meta["params"]["base"] == []
+        del meta["params"]["base"]
+
+    old = load_model(rewrite(path, tmp_path / "older.zip", meta=as_written_before))
+    assert isinstance(old, LightGBMForecaster)
+    assert old.base == ()
+    pd.testing.assert_frame_equal(
+        old.predict(HISTORY, as_of=AS_OF, horizon=24),
+        model.predict(HISTORY, as_of=AS_OF, horizon=24),
+    )
+
+
+def test_the_base_round_trips(fitted: LightGBMForecaster, saved: Path) -> None:
+    again = load_model(saved)
+    assert isinstance(again, LightGBMForecaster)
+    assert again.base == fitted.base == ("same_hour_mean7", "week_profile4")
+
+
 def test_a_meter_model_without_codes_is_refused(saved: Path, tmp_path: Path) -> None:
     def drop_codes(meta: dict[str, Any]) -> None:
         meta["fitted"]["meter_codes"] = {}

@@ -61,6 +61,7 @@ import numpy.typing as npt
 from bitgoeul.forecast.series import GridCalendar, MeterGrid, steps_per_day
 
 __all__ = [
+    "BASE_FEATURES",
     "FEATURE_NAMES",
     "LEVEL_WINDOW_D",
     "RowFeatures",
@@ -106,6 +107,24 @@ FEATURE_NAMES: tuple[str, ...] = (
     "temp_lag_day_c",
 )
 """Names and column order of the feature matrix (the model file records them)."""
+
+BASE_FEATURES: tuple[str, ...] = (
+    "lag_day",
+    "lag_week",
+    "lag_week2",
+    "same_type_last",
+    "same_type_mean3",
+    "same_hour_mean7",
+    "same_hour_mean28",
+    "same_hour_q75_28",
+    "week_profile4",
+    "last",
+    "mean_1d",
+    "mean_28d",
+)
+"""Features that are a simple forecast of the scaled target themselves (seasonal naive values,
+same-hour means, recent means, all divided by the level): what a booster may start from
+(``LightGBMForecaster(base=...)``)."""
 
 LEVEL_WINDOW_D = 7
 """Days' worth of measured intervals the level (scale) of a row rests on [d]."""

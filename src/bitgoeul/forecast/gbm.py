@@ -28,6 +28,17 @@ Meter identity
     fitted on gets a missing code and follows the trees' branches for
     categories they did not single out: it is forecast from its own recent
     readings and the calendar, like every meter with ``meter_feature=False``.
+Boosting from the simple baselines
+    Each booster starts from a baseline forecast of its row rather than
+    from a constant (LightGBM's ``init_score``): by default the mean of the
+    persistence ensemble (``same_hour_mean7``, the same time on the last 7
+    days) and the 4-week profile of the same time of week
+    (``week_profile4``), in the scaled unit of the target. The trees then
+    learn the corrections to that blend of a daily and a weekly seasonal
+    forecast (a holiday, a cold spell, a trend) instead of rebuilding the
+    daily shape from lags split by split. Where neither is measured the
+    base falls back to the 28-day same-time mean, then to the 28-day mean,
+    then to 1 (the level). ``base=None`` starts from a constant, as before.
 Zero regime
     When every reading of the ``zero_regime_days`` before the origin is
     exactly zero (a building switched off, a disconnected meter: the
@@ -83,6 +94,7 @@ from bitgoeul.forecast.base import (
     quantile_column,
 )
 from bitgoeul.forecast.features import (
+    BASE_FEATURES,
     CONTEXT_D,
     FEATURE_NAMES,
     LEVEL_WINDOW_D,
@@ -102,7 +114,7 @@ from bitgoeul.forecast.series import (
 )
 from bitgoeul.model import check_timezone
 
-__all__ = ["LightGBMForecaster"]
+__all__ = ["DEFAULT_BASE", "LightGBMForecaster", "base_score"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -110,6 +122,38 @@ IntArray = npt.NDArray[np.int64]
 _DAY_S = 86_400
 _NS_PER_S = 1_000_000_000
 _LEVEL_LOOKBACK_D = 56  # extra days a forecast reads so the level can reach over a long gap
+
+DEFAULT_BASE: tuple[str, ...] = ("same_hour_mean7", "week_profile4")
+"""Features whose mean every booster starts from (module notes)."""
+
+_BASE_FALLBACK: tuple[str, ...] = ("same_hour_mean28", "mean_28d")
+
+
+def base_score(x: FloatArray, base: Sequence[str]) -> FloatArray:
+    """Scaled baseline forecast of each row of ``x`` (columns ``FEATURE_NAMES`` first).
+
+    The mean of the measured ``base`` features of a row; where none is
+    measured, the first measured of ``same_hour_mean28`` and ``mean_28d``,
+    else 1 (the row's level). Zeros for an empty ``base``.
+
+    Examples
+    --------
+    >>> x = np.full((2, len(FEATURE_NAMES)), np.nan)
+    >>> x[0, FEATURE_NAMES.index("same_hour_mean7")] = 1.2
+    >>> x[0, FEATURE_NAMES.index("week_profile4")] = 0.8
+    >>> base_score(x, DEFAULT_BASE).tolist()
+    [1.0, 1.0]
+    """
+    if not base:
+        return np.zeros(x.shape[0])
+    columns = x[:, [FEATURE_NAMES.index(name) for name in base]]
+    measured = ~np.isnan(columns)
+    count = measured.sum(axis=1)
+    total = np.where(measured, columns, 0.0).sum(axis=1)
+    out = np.divide(total, count, out=np.full(x.shape[0], np.nan), where=count > 0)
+    for name in _BASE_FALLBACK:
+        out = np.where(np.isnan(out), x[:, FEATURE_NAMES.index(name)], out)
+    return np.where(np.isnan(out), 1.0, out)
 
 
 class _TrainingRows:
@@ -214,6 +258,12 @@ class LightGBMForecaster:
     meter_feature : bool, default True
         Give the trees each row's meter as a categorical feature (module
         notes, *Meter identity*).
+    base : sequence of str or None, default DEFAULT_BASE
+        Features (of ``BASE_FEATURES``) whose mean every booster starts
+        from: ``('same_hour_mean7', 'week_profile4')``, the persistence
+        ensemble and the 4-week same-time-of-week profile (module notes,
+        *Boosting from the simple baselines*). None or ``()`` starts from a
+        constant.
     seed : int, default 0
         Seed of the row draw and of LightGBM.
     num_threads : int, default 2
@@ -283,6 +333,7 @@ class LightGBMForecaster:
         point_objective: Literal["quantile", "l2"] = "l2",
         point_models: int = 1,
         meter_feature: bool = True,
+        base: Sequence[str] | None = DEFAULT_BASE,
         seed: int = 0,
         num_threads: int = 2,
     ) -> None:
@@ -328,6 +379,7 @@ class LightGBMForecaster:
         if not isinstance(meter_feature, bool):
             raise ValueError(f"meter_feature must be True or False, got {meter_feature!r}")
         self.meter_feature = meter_feature
+        self.base = _check_base(base)
         self.seed = int(seed)
         self.num_threads = _positive_int(num_threads, "num_threads")
         self.name = "lightgbm"
@@ -364,6 +416,7 @@ class LightGBMForecaster:
             "point_objective": self.point_objective,
             "point_models": self.point_models,
             "meter_feature": self.meter_feature,
+            "base": list(self.base),
             "seed": self.seed,
             "num_threads": self.num_threads,
         }
@@ -540,6 +593,7 @@ class LightGBMForecaster:
         dataset = lgb.Dataset(
             x,
             label=y,
+            init_score=base_score(x, self.base),
             feature_name=list(self.feature_names),
             categorical_feature=["meter"] if self.meter_feature else [],
             params={"max_bin": 255, "verbosity": -1},
@@ -571,9 +625,9 @@ class LightGBMForecaster:
         return np.hstack([x, column])
 
     def _predict_level(self, boosters: list[lgb.Booster], x: FloatArray) -> FloatArray:
-        """Mean prediction of one level's boosters [scaled]."""
+        """Mean prediction of one level's boosters, their base included [scaled]."""
         preds = [np.asarray(b.predict(x, num_threads=self.num_threads)) for b in boosters]
-        return np.asarray(np.mean(preds, axis=0), dtype=np.float64)
+        return np.asarray(np.mean(preds, axis=0), dtype=np.float64) + base_score(x, self.base)
 
     def _corrections(
         self,
@@ -748,6 +802,20 @@ class LightGBMForecaster:
         width = max(1, round(self.zero_regime_days * d))
         # the raw and masked grids share the same start: positions agree
         return zero_regime(raw.energy_kwh, rows.origin, width)
+
+
+def _check_base(base: Sequence[str] | None) -> tuple[str, ...]:
+    if base is None:
+        return ()
+    if isinstance(base, str):
+        raise ValueError(f"base must be a sequence of feature names, got the string {base!r}")
+    names = tuple(base)
+    unknown = [name for name in names if name not in BASE_FEATURES]
+    if unknown:
+        raise ValueError(f"base: {unknown} are not among the baseline features {BASE_FEATURES}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"base: {list(names)} names a feature twice")
+    return names
 
 
 def _positive_int(value: int, name: str) -> int:

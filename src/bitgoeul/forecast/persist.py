@@ -293,6 +293,7 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
         params["quantiles"] = tuple(params["quantiles"])
         params["mask_codes"] = tuple(params["mask_codes"])
         params.setdefault("meter_feature", False)  # files written before the meter feature
+        params.setdefault("base", None)  # files written before boosting from the baselines
         model = LightGBMForecaster(**params)
         boosters: dict[float, list[lgb.Booster]] = {}
         for level_text, entry in fitted["boosters"].items():
