@@ -16,6 +16,7 @@ Run (repository root)::
     .venv/bin/python benchmarks/tune_forecast.py --name no-meter --kw '{"meter_feature": false}'
     .venv/bin/python benchmarks/tune_forecast.py --name linear --extra '{"linear_tree": true}'
     .venv/bin/python benchmarks/tune_forecast.py --name homes --sets sgsc
+    .venv/bin/python benchmarks/tune_forecast.py --name second-set --shift 10
 """
 
 from __future__ import annotations
@@ -34,18 +35,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_forecast as bf
 
 OUT = Path(__file__).resolve().parent / "_data" / "tuning"
-SHIFT = pd.Timedelta(days=5)
+SHIFT_D = 5  # the tuning origins are the 20 chosen days moved this many days later
 
 
-def tuning_origins(dataset: bf.Dataset, n: int) -> list[pd.Timestamp]:
-    """``n`` origins moved 5 days later, none of them a benchmark origin."""
+def tuning_origins(dataset: bf.Dataset, n: int, shift_days: int = SHIFT_D) -> list[pd.Timestamp]:
+    """``n`` origins moved ``shift_days`` later, none of them a benchmark origin."""
     bench = set(bf.choose_origins(dataset, 30))
     last = dataset.history["ts"].max()
-    moved = [o + SHIFT for o in bf.choose_origins(dataset, n)]
+    shift = pd.Timedelta(days=shift_days)
+    moved = [o + shift for o in bf.choose_origins(dataset, n)]
     return [o for o in moved if o not in bench and o + pd.Timedelta(hours=bf.HORIZON_H) <= last]
 
 
-def score(name: str, n: int, out: Path) -> list[dict[str, Any]]:
+def score(name: str, n: int, out: Path, shift_days: int = SHIFT_D) -> list[dict[str, Any]]:
     """Backtest the baselines (cached) and our model on one dataset's tuning origins."""
     loaders = {
         "cnu": bf.load_cnu,
@@ -54,8 +56,8 @@ def score(name: str, n: int, out: Path) -> list[dict[str, Any]]:
         "sgsc": bf.load_sgsc,
     }
     dataset = bf.prepare(loaders[name]())
-    origins = tuning_origins(dataset, n)
-    cached = out / f"baselines_{name}_{n}.pkl"
+    origins = tuning_origins(dataset, n, shift_days)
+    cached = out / f"baselines_{name}_{n}_shift{shift_days}.pkl"
     if cached.exists():
         baselines = pickle.loads(cached.read_bytes())
     else:
@@ -88,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", default="{}", help="JSON: LightGBM parameters to add")
     parser.add_argument("--sets", default="cnu,national", help="cnu, national, jeju, sgsc")
     parser.add_argument("--origins", type=int, default=20, help="before leaving out collisions")
+    parser.add_argument(
+        "--shift",
+        type=int,
+        default=SHIFT_D,
+        help="days the origins are moved (another value: a second, disjoint tuning set)",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     bf.GBM_KWARGS.update(json.loads(args.kw))
@@ -102,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
 
         LightGBMForecaster.lightgbm_params = params  # type: ignore[method-assign]
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = [row for name in args.sets.split(",") for row in score(name, args.origins, args.out)]
+    rows = [
+        row
+        for name in args.sets.split(",")
+        for row in score(name, args.origins, args.out, args.shift)
+    ]
     table = pd.DataFrame(rows)
-    print(f"\n{args.name}: --kw {args.kw} --extra {args.extra}")
+    print(f"\n{args.name}: --kw {args.kw} --extra {args.extra} --shift {args.shift}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     big = table[table["kind"].isin(["building", "national"])]
     homes = table[table["kind"] == "household"]

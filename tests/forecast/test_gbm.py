@@ -239,10 +239,19 @@ def test_each_booster_starts_from_the_persistence_ensemble_and_the_week_profile(
     expected = ((1 + hours / 10 + 3) + (1 + hours / 10 + 2)) / 2
     for column in ("p10_kwh", "p50_kwh", "p90_kwh"):
         assert out[column].to_numpy() == pytest.approx(expected, rel=1e-4)
-    # from a constant, one tiny step leaves the forecast flat across the day
-    flat = small_model(**options, base=None).fit(history, as_of=as_of)
-    p50 = flat.predict(history, as_of=as_of, horizon=24)["p50_kwh"].to_numpy()
-    assert np.ptp(p50) < 1e-3 and flat.base == () and based.base == DEFAULT_BASE
+    assert based.base == DEFAULT_BASE
+
+
+def test_without_a_base_the_boosters_start_from_the_mean_and_learn_the_shape() -> None:
+    history = weekly_load(70)
+    as_of = pd.Timestamp("2022-03-02", tz=SEOUL)
+    model = small_model(mask_codes=(), base=None).fit(history, as_of=as_of)
+    assert model.base == ()
+    p50 = model.predict(history, as_of=as_of, horizon=24)["p50_kwh"].to_numpy()
+    # an init score of zeros would leave 25 small steps from 0 flat across the day
+    truth = 1 + np.arange(24) / 10 + 2
+    assert np.corrcoef(p50, truth)[0, 1] > 0.95
+    assert p50.mean() == pytest.approx(truth.mean(), rel=0.1)
 
 
 def test_the_base_falls_back_to_the_28_day_means_then_to_the_level() -> None:

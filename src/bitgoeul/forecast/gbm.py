@@ -38,7 +38,7 @@ Boosting from the simple baselines
     forecast (a holiday, a cold spell, a trend) instead of rebuilding the
     daily shape from lags split by split. Where neither is measured the
     base falls back to the 28-day same-time mean, then to the 28-day mean,
-    then to 1 (the level). ``base=None`` starts from a constant, as before.
+    then to 1 (the level). ``base=None`` starts from the mean target, as before.
 Zero regime
     When every reading of the ``zero_regime_days`` before the origin is
     exactly zero (a building switched off, a disconnected meter: the
@@ -262,8 +262,8 @@ class LightGBMForecaster:
         Features (of ``BASE_FEATURES``) whose mean every booster starts
         from: ``('same_hour_mean7', 'week_profile4')``, the persistence
         ensemble and the 4-week same-time-of-week profile (module notes,
-        *Boosting from the simple baselines*). None or ``()`` starts from a
-        constant.
+        *Boosting from the simple baselines*). None or ``()`` starts from the
+        mean target (LightGBM's own start).
     seed : int, default 0
         Seed of the row draw and of LightGBM.
     num_threads : int, default 2
@@ -593,7 +593,7 @@ class LightGBMForecaster:
         dataset = lgb.Dataset(
             x,
             label=y,
-            init_score=base_score(x, self.base),
+            init_score=base_score(x, self.base) if self.base else None,
             feature_name=list(self.feature_names),
             categorical_feature=["meter"] if self.meter_feature else [],
             params={"max_bin": 255, "verbosity": -1},
