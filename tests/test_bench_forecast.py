@@ -128,3 +128,6 @@ def test_the_tuning_origins_never_are_benchmark_origins(bench: ModuleType) -> No
     assert not scored & set(tuning)
     local = [o.tz_convert(dataset.timezone) for o in tuning]
     assert all((o.hour, o.minute) == (0, 0) for o in local)
+    second = tune.tuning_origins(dataset, 20, 10)  # --shift 10: a second tuning set
+    assert len(second) >= 15
+    assert not scored & set(second) and not set(tuning) & set(second)

@@ -116,6 +116,7 @@ def _set(path: list[str], value: object) -> Callable[[dict[str, Any]], None]:
         (_set(["versions", "lightgbm"], "3.3.5"), "LightGBM 3.3.5"),
         (_set(["feature_names"], ["lead", "hour"]), "feature set differs"),
         (_set(["format"], "something-else"), "format is"),
+        (_set(["fitted", "base_offsets"], {"0.5": 0.0}), "base offsets for levels"),
     ],
 )
 def test_an_incompatible_model_file_is_refused_naming_what_differs(
@@ -199,10 +200,11 @@ def test_a_file_from_before_the_base_loads_starting_from_a_constant(tmp_path: Pa
     def as_written_before(meta: dict[str, Any]) -> None:
         assert meta["params"]["base"] == []
         del meta["params"]["base"]
+        del meta["fitted"]["base_offsets"]
 
     old = load_model(rewrite(path, tmp_path / "older.zip", meta=as_written_before))
     assert isinstance(old, LightGBMForecaster)
-    assert old.base == ()
+    assert old.base == () and old.base_offsets_ == {0.1: 0.0, 0.5: 0.0, 0.9: 0.0}
     pd.testing.assert_frame_equal(
         old.predict(HISTORY, as_of=AS_OF, horizon=24),
         model.predict(HISTORY, as_of=AS_OF, horizon=24),
@@ -212,7 +214,10 @@ def test_a_file_from_before_the_base_loads_starting_from_a_constant(tmp_path: Pa
 def test_the_base_round_trips(fitted: LightGBMForecaster, saved: Path) -> None:
     again = load_model(saved)
     assert isinstance(again, LightGBMForecaster)
-    assert again.base == fitted.base == ("same_hour_mean7", "week_profile4")
+    assert again.base == fitted.base == ("same_hour_mean7",)
+    assert again.base_offsets_ == fitted.base_offsets_
+    # P10 and P90 start below and above the base: the offsets are not a placeholder
+    assert fitted.base_offsets_[0.1] < 0 < fitted.base_offsets_[0.9]
 
 
 def test_a_meter_model_without_codes_is_refused(saved: Path, tmp_path: Path) -> None:

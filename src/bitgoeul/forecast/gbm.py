@@ -30,15 +30,15 @@ Meter identity
     readings and the calendar, like every meter with ``meter_feature=False``.
 Boosting from the simple baselines
     Each booster starts from a baseline forecast of its row rather than
-    from a constant (LightGBM's ``init_score``): by default the mean of the
-    persistence ensemble (``same_hour_mean7``, the same time on the last 7
-    days) and the 4-week profile of the same time of week
-    (``week_profile4``), in the scaled unit of the target. The trees then
-    learn the corrections to that blend of a daily and a weekly seasonal
-    forecast (a holiday, a cold spell, a trend) instead of rebuilding the
-    daily shape from lags split by split. Where neither is measured the
-    base falls back to the 28-day same-time mean, then to the 28-day mean,
-    then to 1 (the level). ``base=None`` starts from the mean target, as before.
+    from a constant (LightGBM's ``init_score``): by default the persistence
+    ensemble (``same_hour_mean7``, the mean of the same time on the last 7
+    days, BuildingsBench's baseline), in the scaled unit of the target; with
+    several ``base`` features, their mean. The trees then learn the
+    corrections to it (a weekend, a holiday, a cold spell, a trend) instead
+    of rebuilding the daily shape from lags split by split. Where the base
+    is not measured it falls back to the 28-day same-time mean, then to the
+    28-day mean, then to 1 (the level). ``base=None`` starts from the mean
+    target, as before.
 Zero regime
     When every reading of the ``zero_regime_days`` before the origin is
     exactly zero (a building switched off, a disconnected meter: the
@@ -123,7 +123,7 @@ _DAY_S = 86_400
 _NS_PER_S = 1_000_000_000
 _LEVEL_LOOKBACK_D = 56  # extra days a forecast reads so the level can reach over a long gap
 
-DEFAULT_BASE: tuple[str, ...] = ("same_hour_mean7", "week_profile4")
+DEFAULT_BASE: tuple[str, ...] = ("same_hour_mean7",)
 """Features whose mean every booster starts from (module notes)."""
 
 _BASE_FALLBACK: tuple[str, ...] = ("same_hour_mean28", "mean_28d")
@@ -141,7 +141,7 @@ def base_score(x: FloatArray, base: Sequence[str]) -> FloatArray:
     >>> x = np.full((2, len(FEATURE_NAMES)), np.nan)
     >>> x[0, FEATURE_NAMES.index("same_hour_mean7")] = 1.2
     >>> x[0, FEATURE_NAMES.index("week_profile4")] = 0.8
-    >>> base_score(x, DEFAULT_BASE).tolist()
+    >>> base_score(x, ("same_hour_mean7", "week_profile4")).tolist()
     [1.0, 1.0]
     """
     if not base:
@@ -260,10 +260,9 @@ class LightGBMForecaster:
         notes, *Meter identity*).
     base : sequence of str or None, default DEFAULT_BASE
         Features (of ``BASE_FEATURES``) whose mean every booster starts
-        from: ``('same_hour_mean7', 'week_profile4')``, the persistence
-        ensemble and the 4-week same-time-of-week profile (module notes,
-        *Boosting from the simple baselines*). None or ``()`` starts from the
-        mean target (LightGBM's own start).
+        from: ``('same_hour_mean7',)``, the persistence ensemble (module
+        notes, *Boosting from the simple baselines*). None or ``()`` starts
+        from the mean target (LightGBM's own start).
     seed : int, default 0
         Seed of the row draw and of LightGBM.
     num_threads : int, default 2
@@ -274,6 +273,11 @@ class LightGBMForecaster:
     boosters_ : dict of float to list of lightgbm.Booster
         The boosters of each level, averaged (after ``fit``): one per
         level, ``point_models`` for 0.5.
+    base_offsets_ : dict of float to float
+        Where each level's boosters start above the base [scaled]: the mean
+        (squared error) or the level's quantile (pinball loss) of the
+        training targets minus the base, as LightGBM starts from the mean or
+        quantile of the targets without one; 0 without ``base``.
     interval_s_ : int
         Interval the model was fitted for [s].
     as_of_ : pandas.Timestamp
@@ -496,14 +500,16 @@ class LightGBMForecaster:
         if self.calibration == "none" or not fit_rows.any() or not cal_rows.any():
             fit_rows = np.ones(rows.y.size, dtype=bool)
             cal_rows = np.zeros(rows.y.size, dtype=bool)
-        boosters = self._train(rows.x[fit_rows], rows.y[fit_rows])
+        boosters, offsets = self._train(rows.x[fit_rows], rows.y[fit_rows])
         n_blocks = -(-self.max_horizon // d)
         corrections = np.zeros((len(self.quantiles), n_blocks))
         by_meter: dict[str, FloatArray] = {}
         if cal_rows.any():
             x_cal = rows.x[cal_rows]
             pred = np.sort(
-                np.column_stack([self._predict_level(boosters[q], x_cal) for q in self.quantiles]),
+                np.column_stack(
+                    [self._predict_level(boosters[q], x_cal, offsets[q]) for q in self.quantiles]
+                ),
                 axis=1,
             )
             residual = rows.y[cal_rows][:, None] - pred
@@ -523,8 +529,9 @@ class LightGBMForecaster:
                     values[mid] = 0.0
             if self.calibration_refit:
                 fit_rows = np.ones(rows.y.size, dtype=bool)
-                boosters = self._train(rows.x, rows.y)
+                boosters, offsets = self._train(rows.x, rows.y)
         self.boosters_ = boosters
+        self.base_offsets_ = offsets
         self.corrections_ = corrections
         self.meter_corrections_ = by_meter
         self.interval_s_ = interval_s
@@ -584,23 +591,38 @@ class LightGBMForecaster:
             return None, levels
         return _TrainingRows.concat(parts), levels
 
-    def _train(self, x: FloatArray, y: FloatArray) -> dict[float, list[lgb.Booster]]:
-        """Train the boosters of each level on at most ``max_train_rows`` rows (a seeded draw)."""
+    def _train(
+        self, x: FloatArray, y: FloatArray
+    ) -> tuple[dict[float, list[lgb.Booster]], dict[float, float]]:
+        """Train the boosters of each level on at most ``max_train_rows`` rows (a seeded draw).
+
+        Returns the boosters and each level's start offset above the base.
+        """
         if x.shape[0] > self.max_train_rows:
             rng = np.random.default_rng(self.seed)
             keep = np.sort(rng.choice(x.shape[0], size=self.max_train_rows, replace=False))
             x, y = x[keep], y[keep]
+        base = base_score(x, self.base) if self.base else None
         dataset = lgb.Dataset(
             x,
             label=y,
-            init_score=base_score(x, self.base) if self.base else None,
             feature_name=list(self.feature_names),
             categorical_feature=["meter"] if self.meter_feature else [],
             params={"max_bin": 255, "verbosity": -1},
             free_raw_data=False,
         )
-        return {
-            level: [
+        boosters: dict[float, list[lgb.Booster]] = {}
+        offsets: dict[float, float] = {}
+        for level in self.quantiles:
+            offsets[level] = 0.0
+            if base is not None:
+                # LightGBM's own start (boost_from_average: the mean target for squared
+                # error, its level-quantile for pinball loss), taken of the residual
+                residual = y - base
+                mean = level == 0.5 and self.point_objective == "l2"
+                offsets[level] = float(residual.mean() if mean else np.quantile(residual, level))
+                dataset.set_init_score(base + offsets[level])
+            boosters[level] = [
                 lgb.train(
                     self.lightgbm_params(level, member=k),
                     dataset,
@@ -608,8 +630,7 @@ class LightGBMForecaster:
                 )
                 for k in range(self.point_models if level == 0.5 else 1)
             ]
-            for level in self.quantiles
-        }
+        return boosters, offsets
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -624,10 +645,13 @@ class LightGBMForecaster:
         column = np.full((x.shape[0], 1), np.nan if code is None else float(code))
         return np.hstack([x, column])
 
-    def _predict_level(self, boosters: list[lgb.Booster], x: FloatArray) -> FloatArray:
-        """Mean prediction of one level's boosters, their base included [scaled]."""
+    def _predict_level(
+        self, boosters: list[lgb.Booster], x: FloatArray, offset: float
+    ) -> FloatArray:
+        """Mean prediction of one level's boosters, their start included [scaled]."""
         preds = [np.asarray(b.predict(x, num_threads=self.num_threads)) for b in boosters]
-        return np.asarray(np.mean(preds, axis=0), dtype=np.float64) + base_score(x, self.base)
+        mean = np.asarray(np.mean(preds, axis=0), dtype=np.float64)
+        return mean + base_score(x, self.base) + offset if self.base else mean
 
     def _corrections(
         self,
@@ -714,7 +738,12 @@ class LightGBMForecaster:
             [self._with_meter(rows.x, m) for m, rows in zip(masked, blocks, strict=True)]
         )
         preds = np.sort(
-            np.column_stack([self._predict_level(self.boosters_[q], x) for q in self.quantiles]),
+            np.column_stack(
+                [
+                    self._predict_level(self.boosters_[q], x, self.base_offsets_.get(q, 0.0))
+                    for q in self.quantiles
+                ]
+            ),
             axis=1,
         )
         correction = np.concatenate(

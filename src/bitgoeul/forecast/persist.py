@@ -17,7 +17,8 @@ class, a feature set other than this version's
 (:data:`bitgoeul.forecast.features.FEATURE_NAMES`, names and order, then
 ``meter`` for a model with ``meter_feature``), and boosters written by
 another LightGBM major version. ``meta.json`` also keeps the meters' codes
-of the ``meter`` feature.
+of the ``meter`` feature and where each level's boosters start above the
+base (``base_offsets``; files without them start at the base).
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
             "corrections": model.corrections_.tolist(),
             "meter_corrections": {k: v.tolist() for k, v in model.meter_corrections_.items()},
             "meter_codes": dict(model.meter_codes_),
+            "base_offsets": {repr(float(k)): v for k, v in model.base_offsets_.items()},
             "boosters": boosters,
         }
         features: list[str] | None = list(model.feature_names)
@@ -337,6 +339,14 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
         if model.meter_feature and not codes:
             raise ModelFormatError(f"{source}: the model reads a meter feature but has no codes")
         model.meter_codes_ = {str(k): int(v) for k, v in codes.items()}
+        # files written before the per-level start have none: their boosters start at the base
+        offsets = {float(k): float(v) for k, v in fitted.get("base_offsets", {}).items()}
+        if offsets and set(offsets) != set(model.quantiles):
+            raise ModelFormatError(
+                f"{source}: base offsets for levels {sorted(offsets)} do not match the "
+                f"parameters' quantiles {list(model.quantiles)}"
+            )
+        model.base_offsets_ = {q: offsets.get(q, 0.0) for q in model.quantiles}
         model.mask_report_ = None
         return model
     baseline: SeasonalNaive | PersistenceEnsemble = (
