@@ -108,19 +108,10 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 """Names and column order of the feature matrix (the model file records them)."""
 
-BASE_FEATURES: tuple[str, ...] = (
-    "lag_day",
-    "lag_week",
-    "lag_week2",
-    "same_type_last",
-    "same_type_mean3",
-    "same_hour_mean7",
-    "same_hour_mean28",
-    "same_hour_q75_28",
-    "week_profile4",
-    "last",
-    "mean_1d",
-    "mean_28d",
+BASE_FEATURES: tuple[str, ...] = tuple(
+    name
+    for name in FEATURE_NAMES[FEATURE_NAMES.index("lag_day") : FEATURE_NAMES.index("mean_28d") + 1]
+    if name not in ("lag_day_same_type", "same_hour_std7")  # a flag and a spread
 )
 """Features that are a simple forecast of the scaled target themselves (seasonal naive values,
 same-hour means, recent means, all divided by the level): what a booster may start from
