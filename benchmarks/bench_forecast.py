@@ -70,6 +70,7 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -806,6 +807,21 @@ def _git_head() -> str:
         return "unknown"
 
 
+def _git_state() -> str:
+    """``commit <head>``, with a warning when tracked files differ from it."""
+    try:
+        diff = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return f"commit {_git_head()}, working tree not checked"
+    return f"commit {_git_head()}" + (" plus uncommitted changes" if diff.strip() else "")
+
+
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "-"
@@ -1225,7 +1241,7 @@ def report(result: Result, *, command: str, datasets: list[Dataset]) -> tuple[st
     md = [
         f"## {title} hourly forecasts beside statsforecast and mlforecast (issue 4)",
         "",
-        f"Command: `{command}` (repository root; commit {_git_head()} plus the working tree), "
+        f"Command: `{command}` (repository root; {_git_state()}), "
         f"{today}, {machine}, shared with other jobs; whole run {result.wall_s:.0f} s.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",
@@ -1379,7 +1395,7 @@ def main_cycle_end(datasets: list[Dataset], *, months: int, command: str, out: P
         [
             "### Cycle-end energy (issue 4, horizon 3)",
             "",
-            f"Command: `{command}` (commit {_git_head()}), {dt.date.today().isoformat()}; "
+            f"Command: `{command}` ({_git_state()}), {dt.date.today().isoformat()}; "
             f"whole run {wall:.0f} s, of which our fits {fit_s:.0f} s.",
             "",
             cycle_end_table(results),
