@@ -808,7 +808,7 @@ def _git_head() -> str:
 
 
 def _git_state() -> str:
-    """``commit <head>``, with a warning when tracked files differ from it."""
+    """``commit <head>``, plus a note when tracked files differ from it (the run is not HEAD)."""
     try:
         diff = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
