@@ -114,7 +114,7 @@ from bitgoeul.forecast.series import (
 )
 from bitgoeul.model import check_timezone
 
-__all__ = ["DEFAULT_BASE", "LightGBMForecaster", "base_score"]
+__all__ = ["DEFAULT_BASE", "LightGBMForecaster", "base_score", "feature_columns"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -506,12 +506,7 @@ class LightGBMForecaster:
         by_meter: dict[str, FloatArray] = {}
         if cal_rows.any():
             x_cal = rows.x[cal_rows]
-            pred = np.sort(
-                np.column_stack(
-                    [self._predict_level(boosters[q], x_cal, offsets[q]) for q in self.quantiles]
-                ),
-                axis=1,
-            )
+            pred = self._predict_levels(boosters, offsets, x_cal)
             residual = rows.y[cal_rows][:, None] - pred
             block = (rows.lead[cal_rows] - 1) // d
             meter = rows.meter[cal_rows]
@@ -611,16 +606,17 @@ class LightGBMForecaster:
             params={"max_bin": 255, "verbosity": -1},
             free_raw_data=False,
         )
-        boosters: dict[float, list[lgb.Booster]] = {}
-        offsets: dict[float, float] = {}
-        for level in self.quantiles:
-            offsets[level] = 0.0
-            if base is not None:
-                # LightGBM's own start (boost_from_average: the mean target for squared
-                # error, its level-quantile for pinball loss), taken of the residual
-                residual = y - base
+        offsets = dict.fromkeys(self.quantiles, 0.0)
+        if base is not None:
+            # LightGBM's own start (boost_from_average: the mean target for squared error,
+            # its level-quantile for pinball loss), taken of the residual
+            residual = y - base
+            for level in self.quantiles:
                 mean = level == 0.5 and self.point_objective == "l2"
                 offsets[level] = float(residual.mean() if mean else np.quantile(residual, level))
+        boosters: dict[float, list[lgb.Booster]] = {}
+        for level in self.quantiles:
+            if base is not None:
                 dataset.set_init_score(base + offsets[level])
             boosters[level] = [
                 lgb.train(
@@ -635,7 +631,7 @@ class LightGBMForecaster:
     @property
     def feature_names(self) -> tuple[str, ...]:
         """Columns of the boosters' input (``meter`` last with ``meter_feature``)."""
-        return (*FEATURE_NAMES, "meter") if self.meter_feature else FEATURE_NAMES
+        return feature_columns(meter_feature=self.meter_feature)
 
     def _with_meter(self, x: FloatArray, meter_id: str) -> FloatArray:
         """``x`` with the meter's code appended (NaN for a meter not fitted on)."""
@@ -645,13 +641,18 @@ class LightGBMForecaster:
         column = np.full((x.shape[0], 1), np.nan if code is None else float(code))
         return np.hstack([x, column])
 
-    def _predict_level(
-        self, boosters: list[lgb.Booster], x: FloatArray, offset: float
+    def _predict_levels(
+        self, boosters: dict[float, list[lgb.Booster]], offsets: dict[float, float], x: FloatArray
     ) -> FloatArray:
-        """Mean prediction of one level's boosters, their start included [scaled]."""
-        preds = [np.asarray(b.predict(x, num_threads=self.num_threads)) for b in boosters]
-        mean = np.asarray(np.mean(preds, axis=0), dtype=np.float64)
-        return mean + base_score(x, self.base) + offset if self.base else mean
+        """Each level's boosters' mean prediction plus its start, sorted per row [scaled]."""
+        base = base_score(x, self.base)  # zeros without a base, whose offsets are 0 too
+        columns = [
+            np.mean([b.predict(x, num_threads=self.num_threads) for b in boosters[q]], axis=0)
+            + base
+            + offsets[q]
+            for q in self.quantiles
+        ]
+        return np.sort(np.column_stack(columns).astype(np.float64), axis=1)
 
     def _corrections(
         self,
@@ -737,15 +738,7 @@ class LightGBMForecaster:
         x = np.concatenate(
             [self._with_meter(rows.x, m) for m, rows in zip(masked, blocks, strict=True)]
         )
-        preds = np.sort(
-            np.column_stack(
-                [
-                    self._predict_level(self.boosters_[q], x, self.base_offsets_.get(q, 0.0))
-                    for q in self.quantiles
-                ]
-            ),
-            axis=1,
-        )
+        preds = self._predict_levels(self.boosters_, self.base_offsets_, x)
         correction = np.concatenate(
             [
                 self.meter_corrections_.get(meter_id, self.corrections_)[:, (rows.lead - 1) // d].T
@@ -831,6 +824,17 @@ class LightGBMForecaster:
         width = max(1, round(self.zero_regime_days * d))
         # the raw and masked grids share the same start: positions agree
         return zero_regime(raw.energy_kwh, rows.origin, width)
+
+
+def feature_columns(*, meter_feature: bool) -> tuple[str, ...]:
+    """Columns of a model's booster input: ``FEATURE_NAMES``, then ``meter`` if it has one.
+
+    Examples
+    --------
+    >>> feature_columns(meter_feature=True)[-2:]
+    ('temp_lag_day_c', 'meter')
+    """
+    return (*FEATURE_NAMES, "meter") if meter_feature else FEATURE_NAMES
 
 
 def _check_base(base: Sequence[str] | None) -> tuple[str, ...]:

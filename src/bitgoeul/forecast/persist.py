@@ -40,8 +40,7 @@ import pandas as pd
 from bitgoeul.errors import ModelFormatError, NotFittedError
 from bitgoeul.forecast.base import Forecaster, quantile_column
 from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
-from bitgoeul.forecast.features import FEATURE_NAMES
-from bitgoeul.forecast.gbm import LightGBMForecaster
+from bitgoeul.forecast.gbm import LightGBMForecaster, feature_columns
 from bitgoeul.forecast.series import steps_per_day
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "save_model"]
@@ -283,7 +282,7 @@ def _expected_features(meta: dict[str, Any]) -> list[str]:
     """
     params = meta.get("params")
     meter = isinstance(params, dict) and params.get("meter_feature", False) is True
-    return [*FEATURE_NAMES, "meter"] if meter else list(FEATURE_NAMES)
+    return list(feature_columns(meter_feature=meter))
 
 
 def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> Forecaster:

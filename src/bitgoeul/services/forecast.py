@@ -37,10 +37,9 @@ from bitgoeul.forecast.gbm import LightGBMForecaster
 from bitgoeul.forecast.metrics import score
 from bitgoeul.forecast.persist import load_model, save_model
 from bitgoeul.forecast.quality import MaskReport, find_and_mask
+from bitgoeul.forecast.series import steps_per_day
 from bitgoeul.model import Meter
 from bitgoeul.store import MeterStore
-
-_DAY_S = 86_400
 
 __all__ = [
     "MAX_TRAIN_METERS",
@@ -384,7 +383,7 @@ def forecast_meter(
         raise NotFoundError(
             f"meter {meter_id!r} has no readings before {origin.isoformat()} to forecast from"
         )
-    per_day = max(1, _DAY_S // interval_s)
+    per_day = steps_per_day(interval_s)
     if own_count < per_day:
         raise ForecastError(
             f"meter {meter_id!r} has {own_count} reading(s) before {origin.isoformat()}; "
