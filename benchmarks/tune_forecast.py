@@ -8,7 +8,9 @@ dataset and origin set (kept in ``--out`` for the next variant) and our model
 with the defaults changed by ``--kw`` (constructor arguments) and ``--extra``
 (LightGBM parameters added to every booster's), then prints NRMSE, the ratio to
 the series' best simple baseline, coverage and NMBE per series, and the means
-the issue's goals (b) and (c) use.
+the issue's goals (b) and (c) use. With ``--peers`` it also runs statsforecast
+(AutoETS, MSTL) and mlforecast on the same origins (cached like the baselines;
+needs the bench extra) and prints each series' best peer, for goal (a).
 
 Run (repository root)::
 
@@ -17,6 +19,7 @@ Run (repository root)::
     .venv/bin/python benchmarks/tune_forecast.py --name linear --extra '{"linear_tree": true}'
     .venv/bin/python benchmarks/tune_forecast.py --name homes --sets sgsc
     .venv/bin/python benchmarks/tune_forecast.py --name second-set --shift 10
+    .venv/bin/python benchmarks/tune_forecast.py --name homes-vs-peers --sets sgsc --peers
 """
 
 from __future__ import annotations
@@ -47,8 +50,20 @@ def tuning_origins(dataset: bf.Dataset, n: int, shift_days: int = SHIFT_D) -> li
     return [o for o in moved if o not in bench and o + pd.Timedelta(hours=bf.HORIZON_H) <= last]
 
 
-def score(name: str, n: int, out: Path, shift_days: int = SHIFT_D) -> list[dict[str, Any]]:
-    """Backtest the baselines (cached) and our model on one dataset's tuning origins."""
+def cached(path: Path, run: Any) -> pd.DataFrame:
+    """``run()``'s forecasts, kept in ``path`` for the next variant."""
+    if path.exists():
+        frame: pd.DataFrame = pickle.loads(path.read_bytes())
+        return frame
+    frame = run()
+    path.write_bytes(pickle.dumps(frame))
+    return frame
+
+
+def score(
+    name: str, n: int, out: Path, shift_days: int = SHIFT_D, *, peers: bool = False
+) -> list[dict[str, Any]]:
+    """Backtest the baselines and peers (cached) and our model on one dataset's tuning origins."""
     loaders = {
         "cnu": bf.load_cnu,
         "national": bf.load_national,
@@ -57,21 +72,28 @@ def score(name: str, n: int, out: Path, shift_days: int = SHIFT_D) -> list[dict[
     }
     dataset = bf.prepare(loaders[name]())
     origins = tuning_origins(dataset, n, shift_days)
-    cached = out / f"baselines_{name}_{n}_shift{shift_days}.pkl"
-    if cached.exists():
-        baselines = pickle.loads(cached.read_bytes())
-    else:
-        baselines, _ = bf.run_ours(dataset, origins, only=bf.BASELINES)
-        cached.write_bytes(pickle.dumps(baselines))
+    key = f"{name}_{n}_shift{shift_days}"
+    frames = [
+        cached(
+            out / f"baselines_{key}.pkl",
+            lambda: bf.run_ours(dataset, origins, only=bf.BASELINES)[0],
+        )
+    ]
+    if peers:
+        found = cached(
+            out / f"peers_{key}.pkl", lambda: bf.run_peers(dataset, origins, masked=False)[0]
+        )
+        frames.append(bf.attach_actuals(found, dataset.history))
     t0 = time.perf_counter()
     ours, _ = bf.run_ours(dataset, origins, only=[bf.OURS])
     seconds = time.perf_counter() - t0
-    forecasts = pd.concat([baselines, ours], ignore_index=True)
-    table = bf.add_ratios(bf.score_models(forecasts, dataset.history))
-    table = table[table["model"] == bf.OURS]
+    forecasts = pd.concat([*frames, ours], ignore_index=True)
+    scores = bf.add_ratios(bf.score_models(forecasts, dataset.history))
+    table = scores[scores["model"] == bf.OURS]
     print(f"{name}: {len(origins)} origins, our fits {seconds:.0f} s", flush=True)
-    return [
-        {
+    rows = []
+    for row in table.itertuples():
+        found = {
             "series": row.meter_id,
             "kind": dataset.kind,
             "nrmse": row.nrmse,
@@ -79,8 +101,12 @@ def score(name: str, n: int, out: Path, shift_days: int = SHIFT_D) -> list[dict[
             "coverage": row.coverage,
             "nmbe": row.nmbe,
         }
-        for row in table.itertuples()
-    ]
+        if peers:
+            mine = scores[(scores["meter_id"] == row.meter_id) & scores["model"].isin(bf.PEERS)]
+            best = mine.loc[mine["nrmse"].idxmin()]
+            found.update(best_peer=best["model"], peer_nrmse=best["nrmse"])
+        rows.append(found)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         default=SHIFT_D,
         help="days the origins are moved (another value: a second, disjoint tuning set)",
     )
+    parser.add_argument("--peers", action="store_true", help="also score the peers (goal (a))")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     bf.GBM_KWARGS.update(json.loads(args.kw))
@@ -113,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         row
         for name in args.sets.split(",")
-        for row in score(name, args.origins, args.out, args.shift)
+        for row in score(name, args.origins, args.out, args.shift, peers=args.peers)
     ]
     table = pd.DataFrame(rows)
     print(f"\n{args.name}: --kw {args.kw} --extra {args.extra} --shift {args.shift}")
@@ -125,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(homes):
         print(f"households: mean ratio to the best simple baseline {homes['ratio'].mean():.4f}")
     print(f"mean coverage {table['coverage'].mean():.4f}")
+    if args.peers:
+        below = int((table["nrmse"] < table["peer_nrmse"]).sum())
+        print(f"below every peer: {below}/{len(table)} series")
     (args.out / f"{args.name}.json").write_text(json.dumps(rows, indent=2))
     return 0
 
