@@ -681,6 +681,48 @@ def add_ratios(scores: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+BOOTSTRAP_DRAWS = 2000  # resamples of the origins behind a ratio's interval
+
+
+def ratio_interval(
+    forecasts: pd.DataFrame,
+    meter_id: str,
+    model: str,
+    other: str,
+    *,
+    draws: int = BOOTSTRAP_DRAWS,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """NRMSE of ``model`` over ``other``'s on one series, with a bootstrap interval over origins.
+
+    Only the hours both models forecast and that have an actual are read, so
+    the ratio is that of their RMSEs. The origins (whole days of forecasts) are
+    resampled with replacement ``draws`` times: an interval that holds 1 says
+    the ranking could flip with another draw of origins from the same year.
+
+    Returns the ratio and the ``level`` interval's bounds.
+    """
+    rows = forecasts[
+        (forecasts["meter_id"] == meter_id) & forecasts["model"].isin([model, other])
+    ].dropna(subset=["actual_kwh", "p50_kwh"])
+    wide = rows.pivot_table(index=["origin", "ts"], columns="model", values="p50_kwh")
+    actual = rows.drop_duplicates(["origin", "ts"]).set_index(["origin", "ts"])["actual_kwh"]
+    wide = wide.dropna()
+    if wide.empty or model not in wide.columns or other not in wide.columns:
+        raise ValueError(f"{model} and {other} share no scored hour on {meter_id}")
+    err = wide.sub(actual.reindex(wide.index), axis=0) ** 2
+    per_origin = err.groupby(level="origin").sum()
+    a = per_origin[model].to_numpy()
+    b = per_origin[other].to_numpy()
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, a.size, size=(draws, a.size))
+    ratios = np.sqrt(a[pick].sum(axis=1) / b[pick].sum(axis=1))
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(ratios, [tail, 1 - tail])
+    return float(np.sqrt(a.sum() / b.sum())), float(lo), float(hi)
+
+
 def check_goals(
     scores: pd.DataFrame, kinds: dict[str, str], forecasts: pd.DataFrame
 ) -> dict[str, Any]:
@@ -705,6 +747,12 @@ def check_goals(
         ]
         won = [m for m in nrmse.index if all(nrmse.at[m, OURS] < nrmse.at[m, p] for p in peers)]
         goal_a.update(met=not lost, series_won=len(won), series=len(nrmse.index), lost=lost)
+        goal_a["lost_intervals"] = {
+            f"{m} vs {p}": ratio_interval(forecasts, m, OURS, p)
+            for m in nrmse.index
+            for p in peers
+            if not nrmse.at[m, OURS] < nrmse.at[m, p]
+        }
         masked = [f"{p}+mask" for p in peers if f"{p}+mask" in nrmse.columns]
         goal_a["lost_to_masked_peers"] = [
             f"{m} vs {p}"
@@ -912,7 +960,11 @@ def goal_lines(goals: dict[str, Any]) -> str:
         if key == "a" and g.get("met") is not None:
             detail = f"{g['series_won']}/{g['series']} series below all three peers"
             if g["lost"]:
-                detail += "; not below: " + ", ".join(g["lost"])
+                detail += "; not below: " + ", ".join(
+                    f"{pair} (NRMSE ratio {r:.3f}, 95 % bootstrap interval over origins "
+                    f"{lo:.3f}-{hi:.3f})"
+                    for pair, (r, lo, hi) in g.get("lost_intervals", {}).items()
+                )
             if g.get("lost_to_masked_peers"):
                 detail += "; against the peers on masked data, not below: " + ", ".join(
                     g["lost_to_masked_peers"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pandas as pd
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_forecast.py"
@@ -131,3 +132,70 @@ def test_the_tuning_origins_never_are_benchmark_origins(bench: ModuleType) -> No
     second = tune.tuning_origins(dataset, 20, 10)  # --shift 10: a second tuning set
     assert len(second) >= 15
     assert not scored & set(second) and not set(tuning) & set(second)
+
+
+def _forecasts(errors: dict[str, np.ndarray], actual: np.ndarray) -> pd.DataFrame:
+    """Day-ahead forecasts of one meter: ``actual + error`` per model, origins a day apart."""
+    n_days = actual.size // 24
+    ts = pd.date_range("2025-03-01", periods=n_days * 24, freq="h", tz="UTC")
+    origin = ts[(np.arange(ts.size) // 24) * 24]
+    frames = []
+    for model, error in errors.items():
+        p50 = actual + error
+        frames.append(
+            pd.DataFrame(
+                {
+                    "meter_id": "m1",
+                    "origin": origin,
+                    "ts": ts,
+                    "lead": np.arange(ts.size) % 24 + 1,
+                    "p10_kwh": p50 - 1.0,
+                    "p50_kwh": p50,
+                    "p90_kwh": p50 + 1.0,
+                    "model": model,
+                    "actual_kwh": actual,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_ratio_interval_resamples_whole_origins(bench: ModuleType) -> None:
+    rng = np.random.default_rng(1)
+    actual = 10 + rng.random(24 * 20)
+    e = rng.normal(0, 1, actual.size)
+    # errors exactly twice as large at every hour: the ratio and its whole interval are 0.5
+    f = _forecasts({"a": e, "b": 2 * e}, actual)
+    assert bench.ratio_interval(f, "m1", "a", "b") == pytest.approx((0.5, 0.5, 0.5))
+    # one bad day for "a" and a better model otherwise: the interval straddles the point
+    worse = e.copy()
+    worse[:24] *= 6
+    f = _forecasts({"a": worse, "b": 1.1 * e}, actual)
+    ratio, lo, hi = bench.ratio_interval(f, "m1", "a", "b")
+    sse = np.sum(worse**2) / np.sum((1.1 * e) ** 2)
+    assert ratio == pytest.approx(np.sqrt(sse))
+    assert lo < 1.0 / 1.1 + 1e-9 < ratio < hi
+    # an hour only one model forecast is not compared
+    f.loc[(f["model"] == "a") & (f["lead"] == 1), "p50_kwh"] = np.nan
+    keep = np.arange(actual.size) % 24 != 0
+    ratio, _, _ = bench.ratio_interval(f, "m1", "a", "b")
+    assert ratio == pytest.approx(np.sqrt(np.sum(worse[keep] ** 2) / np.sum((1.1 * e[keep]) ** 2)))
+    with pytest.raises(ValueError, match="share no scored hour"):
+        bench.ratio_interval(f, "m1", "a", "nobody")
+
+
+def test_a_lost_peer_comparison_reports_its_interval(bench: ModuleType) -> None:
+    rng = np.random.default_rng(2)
+    actual = 10 + rng.random(24 * 30)
+    e = rng.normal(0, 1, actual.size)
+    models = {name: 3 * e for name in bench.BASELINES}
+    models |= {bench.OURS: 1.2 * e, "sf_autoets": e, "sf_mstl": 2 * e, "mlf_lightgbm": 2 * e}
+    f = _forecasts(models, actual)
+    history = f[f["model"] == bench.OURS][["meter_id", "ts", "actual_kwh"]]
+    history = history.rename(columns={"actual_kwh": "energy_kwh"})
+    scores = bench.add_ratios(bench.score_models(f, history))
+    goals = bench.check_goals(scores, {"m1": "household"}, f)
+    assert goals["a"]["met"] is False
+    assert goals["a"]["lost"] == ["m1 vs sf_autoets"]
+    assert goals["a"]["lost_intervals"]["m1 vs sf_autoets"] == pytest.approx((1.2, 1.2, 1.2))
+    assert "m1 vs sf_autoets (NRMSE ratio 1.200, 95 % bootstrap interval" in bench.goal_lines(goals)
