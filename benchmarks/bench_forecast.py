@@ -747,6 +747,10 @@ def check_goals(
         ]
         won = [m for m in nrmse.index if all(nrmse.at[m, OURS] < nrmse.at[m, p] for p in peers)]
         goal_a.update(met=not lost, series_won=len(won), series=len(nrmse.index), lost=lost)
+        best = {m: min(peers, key=lambda p: nrmse.at[m, p]) for m in nrmse.index}
+        goal_a["best_peer"] = {
+            m: (p, *ratio_interval(forecasts, m, OURS, p)) for m, p in best.items()
+        }
         goal_a["lost_intervals"] = {
             f"{m} vs {p}": ratio_interval(forecasts, m, OURS, p)
             for m in nrmse.index
@@ -964,6 +968,14 @@ def goal_lines(goals: dict[str, Any]) -> str:
                     f"{pair} (NRMSE ratio {r:.3f}, 95 % bootstrap interval over origins "
                     f"{lo:.3f}-{hi:.3f})"
                     for pair, (r, lo, hi) in g.get("lost_intervals", {}).items()
+                )
+            if g.get("best_peer"):
+                detail += (
+                    "; ours over the best peer per series, with its 95 % bootstrap interval: "
+                    + ", ".join(
+                        f"{m} {r:.3f} ({lo:.2f}-{hi:.2f}, {p})"
+                        for m, (p, r, lo, hi) in g["best_peer"].items()
+                    )
                 )
             if g.get("lost_to_masked_peers"):
                 detail += "; against the peers on masked data, not below: " + ", ".join(

@@ -198,4 +198,5 @@ def test_a_lost_peer_comparison_reports_its_interval(bench: ModuleType) -> None:
     assert goals["a"]["met"] is False
     assert goals["a"]["lost"] == ["m1 vs sf_autoets"]
     assert goals["a"]["lost_intervals"]["m1 vs sf_autoets"] == pytest.approx((1.2, 1.2, 1.2))
+    assert goals["a"]["best_peer"]["m1"][0] == "sf_autoets"
     assert "m1 vs sf_autoets (NRMSE ratio 1.200, 95 % bootstrap interval" in bench.goal_lines(goals)
