@@ -29,6 +29,7 @@ import json
 import pickle
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def tuning_origins(dataset: bf.Dataset, n: int, shift_days: int = SHIFT_D) -> li
     return [o for o in moved if o not in bench and o + pd.Timedelta(hours=bf.HORIZON_H) <= last]
 
 
-def cached(path: Path, run: Any) -> pd.DataFrame:
+def cached(path: Path, run: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     """``run()``'s forecasts, kept in ``path`` for the next variant."""
     if path.exists():
         frame: pd.DataFrame = pickle.loads(path.read_bytes())
