@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -616,14 +618,15 @@ def bill_show(
 
     db = _open(store, read_only=True)
     try:
-        result = bill_meter(
-            db,
-            meter,
-            cycle=cycle,
-            as_of=_date(as_of, "--as-of"),
-            model=model,
-            tariff_files=tariff_file or (),
-        )
+        with _working(f"fitting {model} for the month-end forecast", quiet=as_json or not model):
+            result = bill_meter(
+                db,
+                meter,
+                cycle=cycle,
+                as_of=_date(as_of, "--as-of"),
+                model=model,
+                tariff_files=tariff_file or (),
+            )
     except (BitgoeulError, ValueError) as exc:
         db.close()
         _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
@@ -632,6 +635,13 @@ def bill_show(
         _print_json(result.to_dict())
         return
     print_meter_bill(console, result)
+
+
+def _working(message: str, *, quiet: bool) -> AbstractContextManager[Any]:
+    """Show a spinner with ``message`` on stderr while slow work runs (not for --json or a pipe)."""
+    if quiet or not err_console.is_terminal:
+        return nullcontext()
+    return err_console.status(message)
 
 
 # -- forecast ------------------------------------------------------------------------
@@ -676,15 +686,17 @@ def forecast_show(
 
     db = _open(store, read_only=True)
     try:
-        result = forecast_meter(
-            db,
-            meter,
-            as_of=as_of,
-            horizon=horizon,
-            model=model,
-            model_file=model_file,
-            save_to=save,
-        )
+        doing = f"loading {model_file}" if model_file is not None else f"fitting {model}"
+        with _working(doing, quiet=as_json):
+            result = forecast_meter(
+                db,
+                meter,
+                as_of=as_of,
+                horizon=horizon,
+                model=model,
+                model_file=model_file,
+                save_to=save,
+            )
     except (BitgoeulError, ValueError) as exc:
         db.close()
         _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
@@ -729,7 +741,30 @@ def forecast_backtest(
 
     db = _open(store, read_only=True)
     try:
-        result = backtest_meters(db, meters, model=model, origins=origins, horizon=horizon, end=end)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn(f"[bold]{escape(model)}[/] origins"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=as_json or not err_console.is_terminal,
+        ) as bar:
+            task = bar.add_task("origins", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = backtest_meters(
+                db,
+                meters,
+                model=model,
+                origins=origins,
+                horizon=horizon,
+                end=end,
+                progress=advance,
+            )
     except (BitgoeulError, ValueError) as exc:
         db.close()
         _fail(exc if isinstance(exc, BitgoeulError) else BitgoeulError(str(exc)))
@@ -737,16 +772,50 @@ def forecast_backtest(
     if as_json:
         _print_json(result.to_dict())
         return
-    scores = result.scores.reset_index()
+    console.print(backtest_table(result))
+
+
+BACKTEST_COLUMNS = (
+    ("n", "hours"),
+    ("nrmse", "NRMSE"),
+    ("mase", "MASE"),
+    ("smape", "SMAPE"),
+    ("cvrmse", "CV(RMSE)"),
+    ("nmbe", "NMBE"),
+    ("pinball", "pinball"),
+    ("coverage", "P10-P90"),
+)
+"""Columns of the backtest table (``--json`` has every metric, pinball per level)."""
+
+
+def backtest_table(result: Any) -> Table:
+    """Return a table of one row per meter and the pooled row: the metrics the field reports."""
+    scores = result.scores
+    pinball = [c for c in scores.columns if str(c).startswith("pinball_")]
     table = Table(
         title=f"{result.model}: {len(result.origins)} origins, "
-        f"{result.origins[0].date()} .. {result.origins[-1].date()}"
+        f"{result.origins[0].date()} .. {result.origins[-1].date()}",
+        caption=escape(
+            "pinball [kWh]: mean over "
+            + ", ".join(c.removeprefix("pinball_") for c in pinball)
+            + "; P10-P90: share of actuals in the band; all: every meter's hours pooled; "
+            "--json for every metric"
+        ),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
-    for column in scores.columns:
-        table.add_column(str(column), justify="left" if column == scores.columns[0] else "right")
-    for record in scores.itertuples(index=False):
-        table.add_row(*(v if isinstance(v, str) else f"{float(v):,.3f}" for v in record))
-    console.print(table)
+    table.add_column("meter", no_wrap=True)
+    for _, header in BACKTEST_COLUMNS:
+        table.add_column(header, justify="right", min_width=len(header))
+    for record in scores.to_dict("records"):
+        values = {**record, "pinball": sum(record[c] for c in pinball) / len(pinball)}
+        cells = [
+            f"{int(values[key]):,}" if key == "n" else f"{float(values[key]):.3f}"
+            for key, _ in BACKTEST_COLUMNS
+        ]
+        table.add_row(escape(str(record["meter_id"])), *cells)
+    return table
 
 
 # -- demo ----------------------------------------------------------------------------

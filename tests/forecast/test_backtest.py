@@ -72,6 +72,15 @@ def test_backtest_joins_actuals_and_numbers_leads_from_one() -> None:
     assert set(out["model"]) == {"seasonal_naive_day"}
 
 
+def test_backtest_reports_progress_after_each_origin() -> None:
+    history = hourly(30)
+    origins = rolling_origins(history, n=3, horizon=24, timezone=SEOUL)
+    calls: list[tuple[int, int]] = []
+    out = backtest(SeasonalNaive, history, origins, horizon=24, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert out["origin"].nunique() == 3
+
+
 class CountingModel:
     """A forecaster that records its fits and predicts the last value before the origin."""
 

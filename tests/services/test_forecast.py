@@ -114,6 +114,20 @@ def test_backtest_scores_each_meter_and_the_pool(buildings: str) -> None:
     )
     assert code == 0, err
     assert len(json.loads(out)["scores"]) == 3
+    # the table: one row per meter and the pooled one, readable in 80 columns
+    code, out, err = run(
+        "forecast", "backtest", "A06", "C14", "--model", "persistence", "--origins", "2",
+        "--store", buildings,
+    )  # fmt: skip
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if "NRMSE" in line)
+    assert header.split() == [
+        "meter", "hours", "NRMSE", "MASE", "SMAPE", "CV(RMSE)", "NMBE", "pinball", "P10-P90",
+    ]  # fmt: skip
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[3:] if line.strip()}
+    assert {"A06", "C14", "all"} <= set(rows)
+    assert rows["all"][0] == "96"  # 2 origins x 24 h x 2 meters: a count, not 96.000
+    assert max(len(line) for line in out.splitlines()) <= 80
 
 
 def test_month_end_bill_forecast_can_use_a_model(tmp_path: Path) -> None:

@@ -133,6 +133,7 @@ def backtest(
     horizon: int,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
     refit: Literal["each", "once"] = "each",
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Forecast from each origin and join the actuals.
 
@@ -152,6 +153,8 @@ def backtest(
     refit : {'each', 'once'}, default 'each'
         Fit a new model as of every origin, or one as of the earliest
         origin that then forecasts from all of them.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each origin (a progress bar).
 
     Returns
     -------
@@ -183,10 +186,12 @@ def backtest(
     columns = [*BACKTEST_COLUMNS, *[quantile_column(q) for q in levels], "model"]
     parts = []
     model: Forecaster | None = None
-    for stamp in stamps:
+    for done, stamp in enumerate(stamps, start=1):
         if model is None or refit == "each":
             model = make_model().fit(frame, as_of=stamp)
         forecast = model.predict(frame, as_of=stamp, horizon=n, quantiles=levels)
+        if progress is not None:
+            progress(done, len(stamps))
         if forecast.empty:
             continue
         forecast = forecast.copy()

@@ -472,11 +472,13 @@ def backtest_meters(
     horizon: str | int = "24h",
     end: str | dt.datetime | None = None,
     train_days: int = TRAIN_DAYS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Backtest a model over rolling origins on stored meters of one interval.
 
     Each origin is a local midnight; the model is refitted at each origin on
     data before it, masked by the data-quality scan as of that origin.
+    ``progress(done, total)`` is called after each origin.
     """
     if not meter_ids:
         raise ValueError("name at least one meter to backtest")
@@ -504,7 +506,7 @@ def backtest_meters(
     reads = history
     if train_days:
         reads = history[history["ts"] >= points[0] - pd.Timedelta(days=train_days)]
-    forecasts = backtest(fresh, reads, points, horizon=steps)
+    forecasts = backtest(fresh, reads, points, horizon=steps, progress=progress)
     scores = score(forecasts, history=history)
     return BacktestResult(model=model, origins=points, scores=scores, forecasts=forecasts)
 
