@@ -12,7 +12,7 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich import box
@@ -41,6 +41,9 @@ from bitgoeul.services import (
 )
 from bitgoeul.store import DuckDBStore, open_store
 from bitgoeul.store.duckdb import default_store_path
+
+if TYPE_CHECKING:
+    from bitgoeul.services.forecast import BacktestResult
 
 __all__ = ["app", "main"]
 
@@ -775,7 +778,7 @@ def forecast_backtest(
     console.print(backtest_table(result))
 
 
-BACKTEST_COLUMNS = (
+_BACKTEST_TABLE = (
     ("n", "hours"),
     ("nrmse", "NRMSE"),
     ("mase", "MASE"),
@@ -788,7 +791,7 @@ BACKTEST_COLUMNS = (
 """Columns of the backtest table (``--json`` has every metric, pinball per level)."""
 
 
-def backtest_table(result: Any) -> Table:
+def backtest_table(result: BacktestResult) -> Table:
     """Return a table of one row per meter and the pooled row: the metrics the field reports."""
     scores = result.scores
     pinball = [c for c in scores.columns if str(c).startswith("pinball_")]
@@ -806,13 +809,14 @@ def backtest_table(result: Any) -> Table:
         collapse_padding=True,
     )
     table.add_column("meter", no_wrap=True)
-    for _, header in BACKTEST_COLUMNS:
+    for _, header in _BACKTEST_TABLE:
         table.add_column(header, justify="right", min_width=len(header))
     for record in scores.to_dict("records"):
-        values = {**record, "pinball": sum(record[c] for c in pinball) / len(pinball)}
+        mean = sum(record[c] for c in pinball) / len(pinball) if pinball else float("nan")
+        values = {**record, "pinball": mean}
         cells = [
             f"{int(values[key]):,}" if key == "n" else f"{float(values[key]):.3f}"
-            for key, _ in BACKTEST_COLUMNS
+            for key, _ in _BACKTEST_TABLE
         ]
         table.add_row(escape(str(record["meter_id"])), *cells)
     return table
