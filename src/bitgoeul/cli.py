@@ -216,19 +216,10 @@ def ingest(
     db = _open(store)
     reports: list[IngestReport] = []
     try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[rows]:,} rows"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-            disable=as_json or not err_console.is_terminal,
-        ) as progress:
+        with _progress_bar("{task.fields[rows]:,} rows", quiet=as_json) as progress:
             overall = progress.add_task("files", total=len(files), rows=0)
             for path in files:
-                task = progress.add_task(path.name, total=None, rows=0)
+                task = progress.add_task(escape(path.name), total=None, rows=0)
 
                 def on_rows(_: str, rows: int, task: Any = task) -> None:
                     progress.update(task, rows=rows)
@@ -640,6 +631,24 @@ def bill_show(
     print_meter_bill(console, result)
 
 
+def _progress_bar(count: str, *, quiet: bool) -> Progress:
+    """Return a transient progress bar on stderr: task name, bar, ``count``, time elapsed.
+
+    ``count`` is a Rich format of the task (e.g. ``"{task.completed}/{task.total}"``);
+    the bar is off for --json or when stderr is not a terminal.
+    """
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn(count),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet or not err_console.is_terminal,
+    )
+
+
 def _working(message: str, *, quiet: bool) -> AbstractContextManager[Any]:
     """Show a spinner with ``message`` on stderr while slow work runs (not for --json or a pipe)."""
     if quiet or not err_console.is_terminal:
@@ -744,17 +753,8 @@ def forecast_backtest(
 
     db = _open(store, read_only=True)
     try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn(f"[bold]{escape(model)}[/] origins"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-            disable=as_json or not err_console.is_terminal,
-        ) as bar:
-            task = bar.add_task("origins", total=None)
+        with _progress_bar("{task.completed}/{task.total}", quiet=as_json) as bar:
+            task = bar.add_task(f"{escape(model)} origins", total=None)
 
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
