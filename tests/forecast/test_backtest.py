@@ -77,7 +77,7 @@ def test_backtest_reports_progress_after_each_origin() -> None:
     origins = rolling_origins(history, n=3, horizon=24, timezone=SEOUL)
     calls: list[tuple[int, int]] = []
     out = backtest(SeasonalNaive, history, origins, horizon=24, progress=lambda *a: calls.append(a))
-    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert out["origin"].nunique() == 3
 
 

@@ -154,7 +154,8 @@ def backtest(
         Fit a new model as of every origin, or one as of the earliest
         origin that then forecasts from all of them.
     progress : callable, optional
-        Called as ``progress(done, total)`` after each origin (a progress bar).
+        Called as ``progress(done, total)`` before the first origin (``done=0``)
+        and after each one (a progress bar).
 
     Returns
     -------
@@ -186,6 +187,8 @@ def backtest(
     columns = [*BACKTEST_COLUMNS, *[quantile_column(q) for q in levels], "model"]
     parts = []
     model: Forecaster | None = None
+    if progress is not None:
+        progress(0, len(stamps))
     for done, stamp in enumerate(stamps, start=1):
         if model is None or refit == "each":
             model = make_model().fit(frame, as_of=stamp)

@@ -478,7 +478,7 @@ def backtest_meters(
 
     Each origin is a local midnight; the model is refitted at each origin on
     data before it, masked by the data-quality scan as of that origin.
-    ``progress(done, total)`` is called after each origin.
+    ``progress(done, total)`` is called before the first origin and after each one.
     """
     if not meter_ids:
         raise ValueError("name at least one meter to backtest")
