@@ -18,7 +18,15 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -216,7 +224,8 @@ def ingest(
     db = _open(store)
     reports: list[IngestReport] = []
     try:
-        with _progress_bar("{task.fields[rows]:,} rows", quiet=as_json) as progress:
+        rows = TextColumn("{task.fields[rows]:,} rows")
+        with _progress_bar(rows, quiet=as_json) as progress:
             overall = progress.add_task("files", total=len(files), rows=0)
             for path in files:
                 task = progress.add_task(escape(path.name), total=None, rows=0)
@@ -631,17 +640,16 @@ def bill_show(
     print_meter_bill(console, result)
 
 
-def _progress_bar(count: str, *, quiet: bool) -> Progress:
+def _progress_bar(count: ProgressColumn, *, quiet: bool) -> Progress:
     """Return a transient progress bar on stderr: task name, bar, ``count``, time elapsed.
 
-    ``count`` is a Rich format of the task (e.g. ``"{task.completed}/{task.total}"``);
-    the bar is off for --json or when stderr is not a terminal.
+    The bar is off for --json or when stderr is not a terminal.
     """
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn(count),
+        count,
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
@@ -753,7 +761,7 @@ def forecast_backtest(
 
     db = _open(store, read_only=True)
     try:
-        with _progress_bar("{task.completed}/{task.total}", quiet=as_json) as bar:
+        with _progress_bar(MofNCompleteColumn(), quiet=as_json) as bar:
             task = bar.add_task(f"{escape(model)} origins", total=None)
 
             def advance(done: int, total: int) -> None:
