@@ -72,7 +72,7 @@ def test_backtest_joins_actuals_and_numbers_leads_from_one() -> None:
     assert set(out["model"]) == {"seasonal_naive_day"}
 
 
-def test_backtest_reports_progress_after_each_origin() -> None:
+def test_backtest_reports_progress_at_the_start_and_after_each_origin() -> None:
     history = hourly(30)
     origins = rolling_origins(history, n=3, horizon=24, timezone=SEOUL)
     calls: list[tuple[int, int]] = []
