@@ -12,10 +12,9 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -34,7 +33,7 @@ from bitgoeul import __version__
 from bitgoeul.errors import BitgoeulError, IngestError, StoreError
 from bitgoeul.ingest.csv import CsvOptions
 from bitgoeul.model import Measurement, MeterKind
-from bitgoeul.render import bill_table, print_meter_bill
+from bitgoeul.render import backtest_table, bill_table, print_meter_bill
 from bitgoeul.services import (
     IngestReport,
     MeterDefaults,
@@ -49,9 +48,6 @@ from bitgoeul.services import (
 )
 from bitgoeul.store import DuckDBStore, open_store
 from bitgoeul.store.duckdb import default_store_path
-
-if TYPE_CHECKING:
-    from bitgoeul.services.forecast import BacktestResult
 
 __all__ = ["app", "main"]
 
@@ -97,6 +93,30 @@ def _open(path: str | None, *, read_only: bool = False) -> DuckDBStore:
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _progress_bar(count: ProgressColumn, *, quiet: bool) -> Progress:
+    """Return a transient progress bar on stderr: task name, bar, ``count``, time elapsed.
+
+    The bar is off for --json or when stderr is not a terminal.
+    """
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        count,
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet or not err_console.is_terminal,
+    )
+
+
+def _working(message: str, *, quiet: bool) -> AbstractContextManager[Any]:
+    """Show a spinner with ``message`` on stderr while slow work runs (not for --json or a pipe)."""
+    if quiet or not err_console.is_terminal:
+        return nullcontext()
+    return err_console.status(message)
 
 
 @app.callback(invoke_without_command=True)
@@ -224,8 +244,7 @@ def ingest(
     db = _open(store)
     reports: list[IngestReport] = []
     try:
-        rows = TextColumn("{task.fields[rows]:,} rows")
-        with _progress_bar(rows, quiet=as_json) as progress:
+        with _progress_bar(TextColumn("{task.fields[rows]:,} rows"), quiet=as_json) as progress:
             overall = progress.add_task("files", total=len(files), rows=0)
             for path in files:
                 task = progress.add_task(escape(path.name), total=None, rows=0)
@@ -640,30 +659,6 @@ def bill_show(
     print_meter_bill(console, result)
 
 
-def _progress_bar(count: ProgressColumn, *, quiet: bool) -> Progress:
-    """Return a transient progress bar on stderr: task name, bar, ``count``, time elapsed.
-
-    The bar is off for --json or when stderr is not a terminal.
-    """
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        count,
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=quiet or not err_console.is_terminal,
-    )
-
-
-def _working(message: str, *, quiet: bool) -> AbstractContextManager[Any]:
-    """Show a spinner with ``message`` on stderr while slow work runs (not for --json or a pipe)."""
-    if quiet or not err_console.is_terminal:
-        return nullcontext()
-    return err_console.status(message)
-
-
 # -- forecast ------------------------------------------------------------------------
 forecast_app = typer.Typer(
     cls=_ShowByDefault,
@@ -784,50 +779,6 @@ def forecast_backtest(
         _print_json(result.to_dict())
         return
     console.print(backtest_table(result))
-
-
-_BACKTEST_TABLE = (
-    ("n", "hours"),
-    ("nrmse", "NRMSE"),
-    ("mase", "MASE"),
-    ("smape", "SMAPE"),
-    ("cvrmse", "CV(RMSE)"),
-    ("nmbe", "NMBE"),
-    ("pinball", "pinball"),
-    ("coverage", "P10-P90"),
-)
-"""Columns of the backtest table (``--json`` has every metric, pinball per level)."""
-
-
-def backtest_table(result: BacktestResult) -> Table:
-    """Return a table of one row per meter and the pooled row: the metrics the field reports."""
-    scores = result.scores
-    pinball = [c for c in scores.columns if str(c).startswith("pinball_")]
-    table = Table(
-        title=f"{result.model}: {len(result.origins)} origins, "
-        f"{result.origins[0].date()} .. {result.origins[-1].date()}",
-        caption=escape(
-            "pinball [kWh]: mean over "
-            + ", ".join(c.removeprefix("pinball_") for c in pinball)
-            + "; P10-P90: share of actuals in the band; all: every meter's hours pooled; "
-            "--json for every metric"
-        ),
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    table.add_column("meter", no_wrap=True)
-    for _, header in _BACKTEST_TABLE:
-        table.add_column(header, justify="right", min_width=len(header))
-    for record in scores.to_dict("records"):
-        mean = sum(record[c] for c in pinball) / len(pinball) if pinball else float("nan")
-        values = {**record, "pinball": mean}
-        cells = [
-            f"{int(values[key]):,}" if key == "n" else f"{float(values[key]):.3f}"
-            for key, _ in _BACKTEST_TABLE
-        ]
-        table.add_row(escape(str(record["meter_id"])), *cells)
-    return table
 
 
 # -- demo ----------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""Rich renderings of bills shared by the CLI and the demo."""
+"""Rich renderings for the CLI and the demo: bills, and forecast backtest scores."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -11,7 +13,10 @@ from rich.table import Table
 from bitgoeul.services.billing import MeterBill
 from bitgoeul.tariff import Bill
 
-__all__ = ["bill_table", "print_meter_bill"]
+if TYPE_CHECKING:
+    from bitgoeul.services.forecast import BacktestResult
+
+__all__ = ["backtest_table", "bill_table", "print_meter_bill"]
 
 
 def bill_table(bill: Bill, *, title: str) -> Table:
@@ -101,3 +106,47 @@ def print_meter_bill(console: Console, r: MeterBill) -> None:
             )
     for note in r.notes:
         console.print(f"[dim]note: {escape(note)}[/]")
+
+
+_BACKTEST_TABLE = (
+    ("n", "hours"),
+    ("nrmse", "NRMSE"),
+    ("mase", "MASE"),
+    ("smape", "SMAPE"),
+    ("cvrmse", "CV(RMSE)"),
+    ("nmbe", "NMBE"),
+    ("pinball", "pinball"),
+    ("coverage", "P10-P90"),
+)
+"""Columns of the backtest table (``--json`` has every metric, pinball per level)."""
+
+
+def backtest_table(result: BacktestResult) -> Table:
+    """Return a table of one row per meter and the pooled row: the metrics the field reports."""
+    scores = result.scores
+    pinball = [c for c in scores.columns if str(c).startswith("pinball_")]
+    table = Table(
+        title=f"{result.model}: {len(result.origins)} origins, "
+        f"{result.origins[0].date()} .. {result.origins[-1].date()}",
+        caption=escape(
+            "pinball [kWh]: mean over "
+            + ", ".join(c.removeprefix("pinball_") for c in pinball)
+            + "; P10-P90: share of actuals in the band; all: every meter's hours pooled; "
+            "--json for every metric"
+        ),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("meter", no_wrap=True)
+    for _, header in _BACKTEST_TABLE:
+        table.add_column(header, justify="right", min_width=len(header))
+    for record in scores.to_dict("records"):
+        mean = sum(record[c] for c in pinball) / len(pinball) if pinball else float("nan")
+        values = {**record, "pinball": mean}
+        cells = [
+            f"{int(values[key]):,}" if key == "n" else f"{float(values[key]):.3f}"
+            for key, _ in _BACKTEST_TABLE
+        ]
+        table.add_row(escape(str(record["meter_id"])), *cells)
+    return table
