@@ -190,6 +190,22 @@ class _TrainingRows:
         )
 
 
+class _Members:
+    """What one training pass fitted: each level's boosters, their starts, a subclass's extra."""
+
+    __slots__ = ("boosters", "extra", "offsets")
+
+    def __init__(
+        self,
+        boosters: dict[float, list[lgb.Booster]],
+        offsets: dict[float, float],
+        extra: Any = None,
+    ) -> None:
+        self.boosters = boosters
+        self.offsets = offsets
+        self.extra = extra
+
+
 class LightGBMForecaster:
     """Global direct multi-horizon gradient-boosted quantile forecaster.
 
@@ -500,13 +516,13 @@ class LightGBMForecaster:
         if self.calibration == "none" or not fit_rows.any() or not cal_rows.any():
             fit_rows = np.ones(rows.y.size, dtype=bool)
             cal_rows = np.zeros(rows.y.size, dtype=bool)
-        boosters, offsets = self._train(rows.x[fit_rows], rows.y[fit_rows])
+        members = self._train(rows.x[fit_rows], rows.y[fit_rows])
         n_blocks = -(-self.max_horizon // d)
         corrections = np.zeros((len(self.quantiles), n_blocks))
         by_meter: dict[str, FloatArray] = {}
         if cal_rows.any():
             x_cal = rows.x[cal_rows]
-            pred = self._predict_levels(boosters, offsets, x_cal)
+            pred = self._predict_levels(members, x_cal)
             residual = rows.y[cal_rows][:, None] - pred
             block = (rows.lead[cal_rows] - 1) // d
             meter = rows.meter[cal_rows]
@@ -524,9 +540,8 @@ class LightGBMForecaster:
                     values[mid] = 0.0
             if self.calibration_refit:
                 fit_rows = np.ones(rows.y.size, dtype=bool)
-                boosters, offsets = self._train(rows.x, rows.y)
-        self.boosters_ = boosters
-        self.base_offsets_ = offsets
+                members = self._train(rows.x, rows.y)
+        self._keep(members)
         self.corrections_ = corrections
         self.meter_corrections_ = by_meter
         self.interval_s_ = interval_s
@@ -586,17 +601,29 @@ class LightGBMForecaster:
             return None, levels
         return _TrainingRows.concat(parts), levels
 
-    def _train(
-        self, x: FloatArray, y: FloatArray
-    ) -> tuple[dict[float, list[lgb.Booster]], dict[float, float]]:
+    def _draw(self, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """At most ``max_train_rows`` of the rows: a seeded draw, in order, when there are more."""
+        if x.shape[0] <= self.max_train_rows:
+            return x, y
+        rng = np.random.default_rng(self.seed)
+        keep = np.sort(rng.choice(x.shape[0], size=self.max_train_rows, replace=False))
+        return x[keep], y[keep]
+
+    def _keep(self, members: _Members) -> None:
+        """Keep the final training pass's models as the fitted state."""
+        self.boosters_ = members.boosters
+        self.base_offsets_ = members.offsets
+
+    def _members(self) -> _Members:
+        """Return the fitted state as the training pass returned it."""
+        return _Members(self.boosters_, self.base_offsets_)
+
+    def _train(self, x: FloatArray, y: FloatArray) -> _Members:
         """Train the boosters of each level on at most ``max_train_rows`` rows (a seeded draw).
 
         Returns the boosters and each level's start offset above the base.
         """
-        if x.shape[0] > self.max_train_rows:
-            rng = np.random.default_rng(self.seed)
-            keep = np.sort(rng.choice(x.shape[0], size=self.max_train_rows, replace=False))
-            x, y = x[keep], y[keep]
+        x, y = self._draw(x, y)
         base = base_score(x, self.base) if self.base else None
         dataset = lgb.Dataset(
             x,
@@ -626,7 +653,7 @@ class LightGBMForecaster:
                 )
                 for k in range(self.point_models if level == 0.5 else 1)
             ]
-        return boosters, offsets
+        return _Members(boosters, offsets)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -641,15 +668,15 @@ class LightGBMForecaster:
         column = np.full((x.shape[0], 1), np.nan if code is None else float(code))
         return np.hstack([x, column])
 
-    def _predict_levels(
-        self, boosters: dict[float, list[lgb.Booster]], offsets: dict[float, float], x: FloatArray
-    ) -> FloatArray:
+    def _predict_levels(self, members: _Members, x: FloatArray) -> FloatArray:
         """Each level's boosters' mean prediction plus its start, sorted per row [scaled]."""
         base = base_score(x, self.base)  # zeros without a base, whose offsets are 0 too
         columns = [
-            np.mean([b.predict(x, num_threads=self.num_threads) for b in boosters[q]], axis=0)
+            np.mean(
+                [b.predict(x, num_threads=self.num_threads) for b in members.boosters[q]], axis=0
+            )
             + base
-            + offsets[q]
+            + members.offsets[q]
             for q in self.quantiles
         ]
         return np.sort(np.column_stack(columns).astype(np.float64), axis=1)
@@ -711,7 +738,7 @@ class LightGBMForecaster:
             ``max_horizon``, or a level was not fitted.
         """
         if not hasattr(self, "boosters_"):
-            raise NotFittedError("LightGBMForecaster is not fitted: call fit() first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit() first")
         stamp = check_as_of(as_of)
         check_not_before_fit(stamp, self.as_of_)
         n = check_horizon(horizon, max_horizon=self.max_horizon)
@@ -738,7 +765,7 @@ class LightGBMForecaster:
         x = np.concatenate(
             [self._with_meter(rows.x, m) for m, rows in zip(masked, blocks, strict=True)]
         )
-        preds = self._predict_levels(self.boosters_, self.base_offsets_, x)
+        preds = self._predict_levels(self._members(), x)
         correction = np.concatenate(
             [
                 self.meter_corrections_.get(meter_id, self.corrections_)[:, (rows.lead - 1) // d].T
