@@ -9,6 +9,8 @@ File layout (a zip archive, no pickled objects)::
     booster_p50.txt     quantile level (booster_p50_1.txt, ... for the further members
     ...                 of a seed ensemble, ``point_models``); baselines have none:
                         their parameters are the whole model
+    mlp.npz             HybridForecaster only: its network's weights and input scaling,
+                        NumPy arrays (read with allow_pickle=False)
 
 :func:`load_model` refuses, with :class:`~bitgoeul.errors.ModelFormatError`
 naming what differs: a file that is not such an archive or whose members do
@@ -16,7 +18,8 @@ not match their checksums (corrupt), an unknown format version or model
 class, a feature set other than this version's
 (:data:`bitgoeul.forecast.features.FEATURE_NAMES`, names and order, then
 ``meter`` for a model with ``meter_feature``), and boosters written by
-another LightGBM major version. ``meta.json`` also keeps the meters' codes
+another LightGBM major version; a hybrid model where PyTorch is not installed.
+``meta.json`` also keeps the meters' codes
 of the ``meter`` feature and where each level's boosters start above the
 base (``base_offsets``; files without them start at the base).
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import platform
@@ -40,7 +44,9 @@ import pandas as pd
 from bitgoeul.errors import ModelFormatError, NotFittedError
 from bitgoeul.forecast.base import Forecaster, quantile_column
 from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
+from bitgoeul.forecast.features import FEATURE_NAMES
 from bitgoeul.forecast.gbm import LightGBMForecaster, feature_columns
+from bitgoeul.forecast.hybrid import HybridForecaster, torch_available
 from bitgoeul.forecast.series import steps_per_day
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "save_model"]
@@ -59,9 +65,14 @@ def _versions() -> dict[str, str]:
         bitgoeul_version = importlib.metadata.version("bitgoeul")
     except importlib.metadata.PackageNotFoundError:
         bitgoeul_version = "unknown"
+    try:
+        torch_version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = "not installed"
     return {
         "bitgoeul": bitgoeul_version,
         "lightgbm": str(lgb.__version__),
+        "torch": torch_version,
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "python": platform.python_version(),
@@ -79,6 +90,7 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
     ----------
     model : Forecaster
         A fitted :class:`~bitgoeul.forecast.gbm.LightGBMForecaster`,
+        :class:`~bitgoeul.forecast.hybrid.HybridForecaster`,
         :class:`~bitgoeul.forecast.baselines.SeasonalNaive` or
         :class:`~bitgoeul.forecast.baselines.PersistenceEnsemble`.
     path : str or os.PathLike
@@ -114,7 +126,7 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
     fitted: dict[str, Any]
     if isinstance(model, LightGBMForecaster):
         if not hasattr(model, "boosters_"):
-            raise NotFittedError("LightGBMForecaster is not fitted: call fit() before saving")
+            raise NotFittedError(f"{type(model).__name__} is not fitted: call fit() before saving")
         boosters: dict[str, list[str]] = {}
         for level, members_of_level in model.boosters_.items():
             names = []
@@ -138,6 +150,11 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
             "base_offsets": {repr(float(k)): v for k, v in model.base_offsets_.items()},
             "boosters": boosters,
         }
+        if isinstance(model, HybridForecaster):
+            buffer = io.BytesIO()
+            np.savez(buffer, **model.mlp_.to_arrays())
+            members["mlp.npz"] = buffer.getvalue()
+            fitted["mlp"] = model.mlp_config()
         features: list[str] | None = list(model.feature_names)
     elif isinstance(model, SeasonalNaive | PersistenceEnsemble):
         if not hasattr(model, "interval_s_"):
@@ -150,7 +167,8 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
         features = None
     else:
         raise TypeError(
-            f"save_model writes LightGBMForecaster, SeasonalNaive and PersistenceEnsemble, "
+            "save_model writes LightGBMForecaster, HybridForecaster, SeasonalNaive and "
+            "PersistenceEnsemble, "
             f"not {type(model).__name__}"
         )
     meta = {
@@ -236,6 +254,10 @@ def load_model(path: str | os.PathLike[str]) -> Forecaster:
         raise ModelFormatError(f"{source}: cannot rebuild the model ({exc})") from exc
 
 
+_LEARNED = ("LightGBMForecaster", "HybridForecaster")
+_CLASSES = (*_LEARNED, "SeasonalNaive", "PersistenceEnsemble")
+
+
 def _check_meta(meta: dict[str, Any], source: Path) -> None:
     if meta.get("format") != FORMAT_NAME:
         raise ModelFormatError(
@@ -248,9 +270,14 @@ def _check_meta(meta: dict[str, Any], source: Path) -> None:
             "refit the model with this version of Bitgoeul"
         )
     cls = meta.get("model_class")
-    if cls not in ("LightGBMForecaster", "SeasonalNaive", "PersistenceEnsemble"):
+    if cls not in _CLASSES:
         raise ModelFormatError(f"{source}: unknown model class {cls!r}")
-    if cls == "LightGBMForecaster":
+    if cls == "HybridForecaster" and not torch_available():
+        raise ModelFormatError(
+            f"{source}: a lightgbm+mlp model needs PyTorch, which is not installed here: "
+            "pip install 'bitgoeul[neural]'"
+        )
+    if cls in _LEARNED:
         saved = meta.get("feature_names")
         expected = _expected_features(meta)
         if saved != expected:
@@ -290,12 +317,12 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
     params = dict(meta["params"])
     fitted = meta["fitted"]
     as_of = pd.Timestamp(fitted["as_of"]).tz_convert("UTC")
-    if cls == "LightGBMForecaster":
+    if cls in _LEARNED:
         params["quantiles"] = tuple(params["quantiles"])
         params["mask_codes"] = tuple(params["mask_codes"])
         params.setdefault("meter_feature", False)  # files written before the meter feature
         params.setdefault("base", None)  # files written before boosting from the baselines
-        model = LightGBMForecaster(**params)
+        model = (HybridForecaster if cls == "HybridForecaster" else LightGBMForecaster)(**params)
         boosters: dict[float, list[lgb.Booster]] = {}
         for level_text, entry in fitted["boosters"].items():
             # one name per level in files written before seed ensembles (point_models)
@@ -347,6 +374,8 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
             )
         model.base_offsets_ = {q: offsets.get(q, 0.0) for q in model.quantiles}
         model.mask_report_ = None
+        if isinstance(model, HybridForecaster):
+            model.mlp_ = _network(model, fitted, members, source)
         return model
     baseline: SeasonalNaive | PersistenceEnsemble = (
         SeasonalNaive(**params) if cls == "SeasonalNaive" else PersistenceEnsemble(**params)
@@ -355,6 +384,34 @@ def _build(meta: dict[str, Any], members: dict[str, bytes], source: Path) -> For
     baseline.as_of_ = as_of
     baseline.meters_ = tuple(str(m) for m in fitted["meters"])
     return baseline
+
+
+def _network(
+    model: HybridForecaster, fitted: dict[str, Any], members: dict[str, bytes], source: Path
+) -> Any:
+    """Rebuild the hybrid's network from ``mlp.npz`` and its configuration, on its device."""
+    from bitgoeul.forecast.neural import QuantileMLP
+
+    if "mlp.npz" not in members or not isinstance(fitted.get("mlp"), dict):
+        raise ModelFormatError(f"{source}: a lightgbm+mlp model without its network (mlp.npz)")
+    with np.load(io.BytesIO(members["mlp.npz"]), allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    config = dict(fitted["mlp"])
+    if config.get("quantiles") != list(model.quantiles):
+        raise ModelFormatError(
+            f"{source}: the network's levels {config.get('quantiles')} are not the model's "
+            f"{list(model.quantiles)}"
+        )
+    width = arrays["fill"].shape if "fill" in arrays else None
+    if width != (len(FEATURE_NAMES),):
+        raise ModelFormatError(
+            f"{source}: the network reads {width} features, this version has "
+            f"{len(FEATURE_NAMES)}; refit the model"
+        )
+    try:
+        return QuantileMLP.from_arrays(config, arrays, device=model.device)
+    except (KeyError, ValueError) as exc:
+        raise ModelFormatError(f"{source}: cannot rebuild the network ({exc})") from exc
 
 
 def _table(values: Any, shape: tuple[int, int], source: Path) -> npt.NDArray[np.float64]:
