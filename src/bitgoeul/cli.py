@@ -671,7 +671,8 @@ ModelOpt = Annotated[
     str,
     typer.Option(
         "--model",
-        help="lightgbm (global, quantile), persistence, seasonal-naive-day, seasonal-naive-week.",
+        help="lightgbm (global, quantile), lightgbm+mlp (with a neural network; needs "
+        "PyTorch), persistence, seasonal-naive-day, seasonal-naive-week.",
     ),
 ]
 

@@ -169,3 +169,35 @@ def test_a_forecast_from_less_than_a_day_of_history_says_so() -> None:
     ingest_frame(frame, store, defaults=MeterDefaults())
     with pytest.raises(ForecastError, match=r"3 reading.*at least one day of history \(96"):
         forecast_meter(store, "new", as_of="2026-11-23T00:00", model="persistence")
+
+
+def test_the_hybrid_model_forecasts_a_stored_meter_from_the_cli(buildings: str) -> None:
+    code, out, err = run(
+        "forecast",
+        "C14",
+        "--as-of",
+        "2022-03-01T00:00",
+        "--model",
+        "lightgbm+mlp",
+        "--store",
+        buildings,
+        "--json",
+    )
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["model"] == "lightgbm+mlp" and len(body["forecast"]) == 24
+    for row in body["forecast"]:
+        assert 0 <= row["p10_kwh"] <= row["p50_kwh"] <= row["p90_kwh"]
+    # the same fleet as the lightgbm model: a global model over the site's meters
+    store = open_store(buildings, read_only=True)
+    try:
+        again = forecast_meter(
+            store, "C14", as_of="2022-03-01T00:00", horizon="24h", model="lightgbm+mlp"
+        )
+    finally:
+        store.close()
+    assert set(again.train_meters) == {"A06", "C14"}
+    # the same fit again (seeded): the JSON's values, which are rounded to 6 decimals
+    assert [round(v, 6) for v in again.forecast["p50_kwh"]] == [
+        row["p50_kwh"] for row in body["forecast"]
+    ]
