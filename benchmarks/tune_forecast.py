@@ -20,6 +20,7 @@ Run (repository root)::
     .venv/bin/python benchmarks/tune_forecast.py --name homes --sets sgsc
     .venv/bin/python benchmarks/tune_forecast.py --name second-set --shift 10
     .venv/bin/python benchmarks/tune_forecast.py --name homes-vs-peers --sets sgsc --peers
+    .venv/bin/python benchmarks/tune_forecast.py --name hybrid --model lightgbm+mlp --sets sgsc
 """
 
 from __future__ import annotations
@@ -62,7 +63,13 @@ def cached(path: Path, run: Callable[[], pd.DataFrame]) -> pd.DataFrame:
 
 
 def score(
-    name: str, n: int, out: Path, shift_days: int = SHIFT_D, *, peers: bool = False
+    name: str,
+    n: int,
+    out: Path,
+    shift_days: int = SHIFT_D,
+    *,
+    peers: bool = False,
+    model: str = bf.OURS,
 ) -> list[dict[str, Any]]:
     """Backtest the baselines and peers (cached) and our model on one dataset's tuning origins."""
     loaders = {
@@ -86,11 +93,11 @@ def score(
         )
         frames.append(bf.attach_actuals(found, dataset.history))
     t0 = time.perf_counter()
-    ours, _ = bf.run_ours(dataset, origins, only=[bf.OURS])
+    ours, _ = bf.run_ours(dataset, origins, only=[model])
     seconds = time.perf_counter() - t0
     forecasts = pd.concat([*frames, ours], ignore_index=True)
     scores = bf.add_ratios(bf.score_models(forecasts, dataset.history))
-    table = scores[scores["model"] == bf.OURS]
+    table = scores[scores["model"] == model]
     print(f"{name}: {len(origins)} origins, our fits {seconds:.0f} s", flush=True)
     rows = []
     for row in table.itertuples():
@@ -113,7 +120,10 @@ def score(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True, help="label of the variant")
-    parser.add_argument("--kw", default="{}", help="JSON: LightGBMForecaster arguments")
+    parser.add_argument(
+        "--model", default=bf.OURS, choices=bf.LEARNED, help="which of our learned models"
+    )
+    parser.add_argument("--kw", default="{}", help="JSON: the model's arguments")
     parser.add_argument("--extra", default="{}", help="JSON: LightGBM parameters to add")
     parser.add_argument("--sets", default="cnu,national", help="cnu, national, jeju, sgsc")
     parser.add_argument("--origins", type=int, default=20, help="before leaving out collisions")
@@ -141,10 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         row
         for name in args.sets.split(",")
-        for row in score(name, args.origins, args.out, args.shift, peers=args.peers)
+        for row in score(
+            name, args.origins, args.out, args.shift, peers=args.peers, model=args.model
+        )
     ]
     table = pd.DataFrame(rows)
-    print(f"\n{args.name}: --kw {args.kw} --extra {args.extra} --shift {args.shift}")
+    print(
+        f"\n{args.name}: --model {args.model} --kw {args.kw} --extra {args.extra} "
+        f"--shift {args.shift}"
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     big = table[table["kind"].isin(["building", "national"])]
     homes = table[table["kind"] == "household"]

@@ -31,6 +31,7 @@ def bench(shared_data: Path) -> ModuleType:
     # a small LightGBM so the harness runs in seconds; the benchmark uses the defaults
     module.GBM_KWARGS = {**module.GBM_KWARGS, "n_estimators": 30, "train_days": 56}
     module.OUR_TRAIN_DAYS = 56
+    module.HYBRID_KWARGS = {**module.HYBRID_KWARGS, "mlp_epochs": 3, "mlp_hidden": 32}
     return module
 
 
@@ -51,14 +52,20 @@ def _check_table(bench: ModuleType, result, models: list[str]) -> None:
 
 def test_bench_forecast_scores_our_models_on_every_series(bench: ModuleType) -> None:
     datasets = bench.load_datasets(quick=True)
-    models = [*bench.BASELINES, bench.OURS]
+    models = [*bench.BASELINES, bench.OURS, bench.HYBRID]  # the hybrid runs where torch is
     result = bench.run(datasets, n_origins=2, peers=False, log=lambda line: None)
     _check_table(bench, result, models)
     assert set(result.goals) >= {"a", "b", "d"}
     assert result.goals["a"]["met"] is None  # no peers ran
+    assert set(result.other_goals) == {bench.HYBRID}
+    hybrid_goals = result.other_goals[bench.HYBRID]
+    assert hybrid_goals["b"]["per_series"].keys() == {"cnu-A06", "cnu-C14"}
+    assert hybrid_goals["b"]["mean_ratio"] != result.goals["b"]["mean_ratio"]
     md, summary = bench.report(result, command="test", datasets=datasets)
-    assert "| cnu-A06 | lightgbm |" in md
-    assert summary["throughput"][bench.OURS]["series_per_s"] > 0
+    assert "| cnu-A06 | lightgbm |" in md and "| cnu-A06 | lightgbm+mlp |" in md
+    assert "The same goals for `lightgbm+mlp`:" in md
+    for model in (bench.OURS, bench.HYBRID):
+        assert summary["throughput"][model]["series_per_s"] > 0
 
 
 def _peer(name: str) -> None:
