@@ -76,7 +76,10 @@ def test_the_meter_embedding_separates_meters_and_an_unknown_meter_still_gets_a_
     zero = np.zeros((1, 1))
     a, b, unknown = (mlp.predict(zero, meter=np.array([m]))[0, 0] for m in (0, 1, -1))
     assert abs(a) < 0.5 and abs(b - 3) < 0.5
-    assert np.isfinite(unknown)
+    # a meter not fitted on is the mean meter, not the embedding's untrained first row
+    weights = mlp.net_.embedding.weight.detach()
+    torch.testing.assert_close(weights[0], weights[1:].mean(dim=0))
+    assert min(a, b) < unknown < max(a, b)
 
 
 def test_a_fit_is_deterministic_and_round_trips_through_arrays_exactly() -> None:

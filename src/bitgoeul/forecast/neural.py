@@ -15,8 +15,8 @@ Inputs
     the training mean and standard deviation and clipped at +-10.
 Meter identity
     An optional integer code per row (``-1``: a meter not fitted on) is
-    looked up in a learned embedding of ``meter_dim`` numbers; unknown
-    meters share one row of it.
+    looked up in a learned embedding of 4 numbers per meter; a meter not
+    fitted on gets the mean of the fitted meters' embeddings.
 Output and loss
     One output per quantile level. The pinball loss for every level, except
     the 0.5 level with ``point_objective='l2'``, which is fitted by squared
@@ -282,6 +282,9 @@ class QuantileMLP:
                 optimiser.step()
                 schedule.step()
         net.eval()
+        if net.embedding is not None:
+            with torch.no_grad():  # row 0, never trained: a meter not fitted on gets the mean meter
+                net.embedding.weight[0] = net.embedding.weight[1:].mean(dim=0)
         return net
 
     # -- predict --------------------------------------------------------------------
