@@ -36,6 +36,9 @@ Modules
 :mod:`~bitgoeul.forecast.base` (the :class:`Forecaster` protocol),
 :mod:`~bitgoeul.forecast.baselines` (seasonal naive, persistence ensemble),
 :mod:`~bitgoeul.forecast.gbm` (:class:`LightGBMForecaster`),
+:mod:`~bitgoeul.forecast.hybrid` (:class:`HybridForecaster`, ``lightgbm+mlp``: the same with a
+neural network beside the boosters) and :mod:`~bitgoeul.forecast.neural` (that network, in
+PyTorch: the ``neural`` extra),
 :mod:`~bitgoeul.forecast.features`, :mod:`~bitgoeul.forecast.series`,
 :mod:`~bitgoeul.forecast.quality` (masking), :mod:`~bitgoeul.forecast.metrics`,
 :mod:`~bitgoeul.forecast.backtest`, :mod:`~bitgoeul.forecast.persist`,
