@@ -854,6 +854,7 @@ def _versions() -> dict[str, str]:
         "mlforecast",
         "scikit-learn",
         "holidays",
+        "torch",
     ):
         try:
             out[name] = metadata.version(name)
