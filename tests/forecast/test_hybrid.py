@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -175,6 +176,8 @@ def test_a_saved_hybrid_predicts_exactly_as_before(
     path = save_model(hybrid, tmp_path / "hybrid.zip")
     with zipfile.ZipFile(path) as archive:
         assert "mlp.npz" in archive.namelist()
+        versions = json.loads(archive.read("meta.json"))["versions"]
+    assert versions["torch"].split("+")[0] == torch.__version__.split("+")[0]
     again = load_model(path)
     assert isinstance(again, HybridForecaster)
     assert again.get_params() == hybrid.get_params()

@@ -60,23 +60,22 @@ FORMAT_VERSION = 1
 _META = "meta.json"
 
 
-def _versions() -> dict[str, str]:
+def _versions(*, torch: bool = False) -> dict[str, str]:
+    """Return the library versions a file records; PyTorch's for a model with a network."""
     try:
         bitgoeul_version = importlib.metadata.version("bitgoeul")
     except importlib.metadata.PackageNotFoundError:
         bitgoeul_version = "unknown"
-    try:
-        torch_version = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        torch_version = "not installed"
-    return {
+    versions = {
         "bitgoeul": bitgoeul_version,
         "lightgbm": str(lgb.__version__),
-        "torch": torch_version,
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "python": platform.python_version(),
     }
+    if torch:
+        versions["torch"] = importlib.metadata.version("torch")
+    return versions
 
 
 def _stamp(value: pd.Timestamp) -> str:
@@ -179,7 +178,7 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
         "params": model.get_params(),
         "feature_names": features,
         "fitted": fitted,
-        "versions": _versions(),
+        "versions": _versions(torch=isinstance(model, HybridForecaster)),
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
     }
     target.parent.mkdir(parents=True, exist_ok=True)
