@@ -4,7 +4,7 @@ The network of :class:`bitgoeul.forecast.hybrid.HybridForecaster` trains on the
 same feature rows as the boosters: about 55,000 for the seven SGSC households
 (365 day-ahead origins x 24 leads, less the masked ones) and at most
 ``max_train_rows`` = 200,000. This script fits it on rows of those sizes
-(random features of the same width, 29 columns with a tenth missing in four
+(random features of the same width, 28 columns with a tenth missing in four
 of them, a target that depends on them) with the model's defaults (30 epochs,
 batches of 512), on every device it finds, and prints seconds per fit and the
 ratio to the first device (the CPU), side by side in one run. With
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-WIDTH = 29  # the feature columns of the day-ahead model, the meter code apart
+WIDTH = 28  # the model's feature columns (features.FEATURE_NAMES), the meter code apart
 
 
 def load_neural() -> Any:
