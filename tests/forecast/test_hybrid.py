@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -217,3 +218,17 @@ def test_a_hybrid_file_without_its_network_is_refused(
 def test_the_hybrid_refuses_bad_options(options: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         small_hybrid(**options)
+
+
+def test_without_pytorch_the_hybrid_is_refused_with_the_install_hint(
+    hybrid: HybridForecaster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bitgoeul.services.forecast import make_model
+
+    path = save_model(hybrid, tmp_path / "hybrid.zip")
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails, as without it
+    with pytest.raises(ValueError, match=r"pip install 'bitgoeul\[neural\]'"):
+        make_model("lightgbm+mlp", timezone=SEOUL)
+    with pytest.raises(ModelFormatError, match="needs PyTorch"):
+        load_model(path)
+    assert make_model("lightgbm", timezone=SEOUL).name == "lightgbm"  # the default needs none
