@@ -91,16 +91,14 @@ class HybridForecaster(LightGBMForecaster):
     Examples
     --------
     >>> import pandas as pd
-    >>> ts = pd.date_range("2025-01-01", periods=24 * 60, freq="h", tz="Asia/Seoul")
-    >>> rng = np.random.default_rng(0)
-    >>> y = 1 + np.sin(np.arange(ts.size) * 2 * np.pi / 24) ** 2 + rng.normal(0, 0.05, ts.size)
-    >>> h = pd.DataFrame({"meter_id": "m1", "ts": ts, "energy_kwh": y})
-    >>> as_of = pd.Timestamp("2025-02-25", tz="Asia/Seoul")
+    >>> from bitgoeul.forecast.synthetic import generate_load_history
+    >>> history = generate_load_history(2, days=60, seed=1)  # two synthetic buildings
+    >>> as_of = history["ts"].max().floor("D") - pd.Timedelta("3D")
     >>> model = HybridForecaster(max_horizon=24, train_days=28, n_estimators=30, mlp_epochs=3,
     ...                          device="cpu")
-    >>> f = model.fit(h, as_of=as_of).predict(h, as_of=as_of, horizon=24)
-    >>> f.shape, model.name
-    ((24, 5), 'lightgbm+mlp')
+    >>> f = model.fit(history, as_of=as_of).predict(history, as_of=as_of, horizon=24)
+    >>> f.shape, model.name, sorted(model.mlp_config())[:2]
+    ((48, 5), 'lightgbm+mlp', ['batch_size', 'device'])
     """
 
     def __init__(
