@@ -740,12 +740,11 @@ def check_goals(
     scores: pd.DataFrame, kinds: dict[str, str], forecasts: pd.DataFrame, *, ours: str = OURS
 ) -> dict[str, Any]:
     """The issue's goals (a)-(d) for our model ``ours``, each with ``met`` True / False / None."""
-    OURS = ours  # noqa: N806 (the goals below read as written for the default model)
     nrmse = scores.pivot(index="meter_id", columns="model", values="nrmse")
     ratio = scores.pivot(index="meter_id", columns="model", values="nrmse_ratio")
     goals: dict[str, Any] = {}
-    if OURS not in nrmse.columns:
-        return {key: {"met": None, "note": f"{OURS} did not run"} for key in "abcd"}
+    if ours not in nrmse.columns:
+        return {key: {"met": None, "note": f"{ours} did not run"} for key in "abcd"}
 
     peers = [p for p in PEERS if p in nrmse.columns]
     goal_a: dict[str, Any] = {
@@ -757,26 +756,26 @@ def check_goals(
             f"{m} vs {p}"
             for m in nrmse.index
             for p in peers
-            if not nrmse.at[m, OURS] < nrmse.at[m, p]
+            if not nrmse.at[m, ours] < nrmse.at[m, p]
         ]
-        won = [m for m in nrmse.index if all(nrmse.at[m, OURS] < nrmse.at[m, p] for p in peers)]
+        won = [m for m in nrmse.index if all(nrmse.at[m, ours] < nrmse.at[m, p] for p in peers)]
         goal_a.update(met=not lost, series_won=len(won), series=len(nrmse.index), lost=lost)
         best = {m: min(peers, key=lambda p: nrmse.at[m, p]) for m in nrmse.index}
         goal_a["best_peer"] = {
-            m: (p, *ratio_interval(forecasts, m, OURS, p)) for m, p in best.items()
+            m: (p, *ratio_interval(forecasts, m, ours, p)) for m, p in best.items()
         }
         goal_a["lost_intervals"] = {
-            f"{m} vs {p}": ratio_interval(forecasts, m, OURS, p)
+            f"{m} vs {p}": ratio_interval(forecasts, m, ours, p)
             for m in nrmse.index
             for p in peers
-            if not nrmse.at[m, OURS] < nrmse.at[m, p]
+            if not nrmse.at[m, ours] < nrmse.at[m, p]
         }
         masked = [f"{p}+mask" for p in peers if f"{p}+mask" in nrmse.columns]
         goal_a["lost_to_masked_peers"] = [
             f"{m} vs {p}"
             for m in nrmse.index
             for p in masked
-            if not nrmse.at[m, OURS] < nrmse.at[m, p]
+            if not nrmse.at[m, ours] < nrmse.at[m, p]
         ]
     else:
         goal_a["note"] = "peers not run"
@@ -784,19 +783,19 @@ def check_goals(
 
     big = [m for m in ratio.index if kinds.get(m) in ("building", "national")]
     if big:
-        mean = float(ratio.loc[big, OURS].mean())
+        mean = float(ratio.loc[big, ours].mean())
         goals["b"] = {
             "goal": "buildings and national: mean NRMSE ratio ours / best simple baseline <= 0.6",
             "met": bool(mean <= 0.6),
             "mean_ratio": mean,
-            "per_series": {m: float(ratio.at[m, OURS]) for m in big},
+            "per_series": {m: float(ratio.at[m, ours]) for m in big},
             "not_in_goal": {
-                m: float(ratio.at[m, OURS]) for m in ratio.index if kinds.get(m) == "regional"
+                m: float(ratio.at[m, ours]) for m in ratio.index if kinds.get(m) == "regional"
             },
         }
     homes = [m for m in nrmse.index if kinds.get(m) == "household"]
     if homes and "persistence_ensemble" in nrmse.columns:
-        per = {m: float(nrmse.at[m, OURS] / nrmse.at[m, "persistence_ensemble"]) for m in homes}
+        per = {m: float(nrmse.at[m, ours] / nrmse.at[m, "persistence_ensemble"]) for m in homes}
         mean = float(np.mean(list(per.values())))
         goals["c"] = {
             "goal": "households: NRMSE ours <= 0.97 x persistence ensemble (mean of the ratios)",
@@ -806,10 +805,10 @@ def check_goals(
             "households": len(per),
             "per_series": per,
         }
-    ours = forecasts[forecasts["model"] == OURS].dropna(subset=["actual_kwh"])
-    inside = (ours["actual_kwh"] >= ours["p10_kwh"]) & (ours["actual_kwh"] <= ours["p90_kwh"])
+    mine = forecasts[forecasts["model"] == ours].dropna(subset=["actual_kwh"])
+    inside = (mine["actual_kwh"] >= mine["p10_kwh"]) & (mine["actual_kwh"] <= mine["p90_kwh"])
     pooled = float(inside.mean())
-    per_series = scores[scores["model"] == OURS].set_index("meter_id")["coverage"]
+    per_series = scores[scores["model"] == ours].set_index("meter_id")["coverage"]
     goals["d"] = {
         "goal": "our P10-P90 coverage within 75-85 % (pooled over every forecast hour)",
         "met": bool(0.75 <= pooled <= 0.85),
