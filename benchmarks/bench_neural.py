@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[55_000])
     parser.add_argument("--batch", type=int, nargs="+", default=[512])
     parser.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads")
-    parser.add_argument("--out", type=Path, default=None, help="JSON results to write")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "_data" / "neural.json", help="JSON"
+    )
     args = parser.parse_args(argv)
     neural = load_neural()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -138,10 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     if torch.cuda.is_available():
         checks = device_checks(neural)
         print("checks on the GPU: " + json.dumps(checks))
-    if args.out is not None:
-        args.out.write_text(
-            json.dumps({"gpu": gpu, "results": results, "checks": checks}, indent=2)
-        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"gpu": gpu, "results": results, "checks": checks}, indent=2))
     return 0
 
 
