@@ -193,8 +193,8 @@ class HybridForecaster(LightGBMForecaster):
     def _train(self, x: FloatArray, y: FloatArray) -> _Members:
         from bitgoeul.forecast.neural import QuantileMLP
 
+        x, y = self._draw(x, y)  # once, so the boosters' own draw keeps these rows
         members = super()._train(x, y)
-        x, y = self._draw(x, y)
         features, meter = self._split(x)
         mlp = QuantileMLP(**self.mlp_config()).fit(
             features,
