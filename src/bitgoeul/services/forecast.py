@@ -34,6 +34,7 @@ from bitgoeul.forecast.backtest import backtest, rolling_origins
 from bitgoeul.forecast.base import Forecaster
 from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
 from bitgoeul.forecast.gbm import LightGBMForecaster
+from bitgoeul.forecast.hybrid import HybridForecaster
 from bitgoeul.forecast.metrics import score
 from bitgoeul.forecast.persist import load_model, save_model
 from bitgoeul.forecast.quality import MaskReport, find_and_mask
@@ -62,29 +63,23 @@ TRAIN_DAYS = 365
 """Days of history read before ``as_of`` for fitting [d]."""
 
 
-def _lightgbm(timezone: str, horizon: int, train_days: int) -> Forecaster:
-    return LightGBMForecaster(
-        timezone=timezone,
-        holidays_country=_country(timezone),
-        max_horizon=horizon,
-        train_days=train_days,
-    )
+def _global(cls: type[LightGBMForecaster]) -> Callable[[str, int, int], Forecaster]:
+    """Return a factory of a global model class with the service's settings, defaults otherwise."""
 
+    def make(timezone: str, horizon: int, train_days: int) -> Forecaster:
+        return cls(
+            timezone=timezone,
+            holidays_country=_country(timezone),
+            max_horizon=horizon,
+            train_days=train_days,
+        )
 
-def _hybrid(timezone: str, horizon: int, train_days: int) -> Forecaster:
-    from bitgoeul.forecast.hybrid import HybridForecaster
-
-    return HybridForecaster(
-        timezone=timezone,
-        holidays_country=_country(timezone),
-        max_horizon=horizon,
-        train_days=train_days,
-    )
+    return make
 
 
 MODELS: dict[str, Callable[[str, int, int], Forecaster]] = {
-    "lightgbm": _lightgbm,
-    "lightgbm+mlp": _hybrid,
+    "lightgbm": _global(LightGBMForecaster),
+    "lightgbm+mlp": _global(HybridForecaster),  # PyTorch is needed when it is called
     "persistence": lambda tz, horizon, days: PersistenceEnsemble(),
     "seasonal-naive-day": lambda tz, horizon, days: SeasonalNaive(season="day"),
     "seasonal-naive-week": lambda tz, horizon, days: SeasonalNaive(season="week"),
