@@ -207,3 +207,36 @@ def test_a_lost_peer_comparison_reports_its_interval(bench: ModuleType) -> None:
     assert goals["a"]["lost_intervals"]["m1 vs sf_autoets"] == pytest.approx((1.2, 1.2, 1.2))
     assert goals["a"]["best_peer"]["m1"][0] == "sf_autoets"
     assert "m1 vs sf_autoets (NRMSE ratio 1.200, 95 % bootstrap interval" in bench.goal_lines(goals)
+
+
+def test_held_out_series_load_on_utc_hours(bench: ModuleType) -> None:
+    datasets = {d.name: d for d in bench.load_held_out()}
+    assert {n: d.kind for n, d in datasets.items()} == {
+        "lcl": "household",
+        "ampds": "household",
+        "lcl-dtou": "aggregate",
+    }
+    for d in datasets.values():
+        h = d.history
+        assert str(h["ts"].dt.tz) == "UTC"
+        step = h["ts"].diff().dropna()
+        assert (step == pd.Timedelta(hours=1)).all(), d.name  # one complete hourly grid
+    # LCL: two half-hours make an hour; the first is 2011-12-10 00:00 GMT (0.082 + 0.030 kWh)
+    lcl = datasets["lcl"].history
+    assert lcl["energy_kwh"].iloc[0] == pytest.approx(0.112)
+    # spring forward: the file's 01:00 and 01:30 do not exist in London and are dropped;
+    # 00:00-00:30 GMT make 00:00 UTC and 02:00-02:30 BST make 01:00 UTC, both complete
+    lcl_kwh = lcl.set_index("ts")["energy_kwh"]
+    spring = lcl_kwh["2013-03-31 00:00":"2013-03-31 01:00"]
+    assert len(spring) == 2 and spring.notna().all()
+    # fall back: 01:00 and 01:30 occur twice, so both UTC hours they touch are missing
+    assert lcl_kwh["2013-10-27 00:00":"2013-10-27 01:00"].isna().all()
+    assert lcl_kwh["2013-10-26 23:00":"2013-10-27 02:00"].notna().sum() == 2
+    # AMPds: Wh -> kWh; the first reading is 1608 Wh at epoch 1333263600
+    ampds = datasets["ampds"].history
+    first = ampds[ampds["ts"] == pd.Timestamp(1333263600, unit="s", tz="UTC")]
+    assert first["energy_kwh"].tolist() == [pytest.approx(1.608)]
+    # the aggregate carries its temperature, averaged over the hour's two readings
+    agg = datasets["lcl-dtou"].history
+    assert agg["temp_c"].isna().sum() == 2  # the two fall-back hours, as for the energy
+    assert agg["temp_c"].min() > -10 and agg["temp_c"].max() < 35  # London, degrees C
