@@ -139,8 +139,20 @@ def test_org_and_key_commands_issue_show_once_list_and_revoke(tmp_path: Path) ->
     code, out, err = run("org", "create", "acme", "--store", store)
     assert code == 2 and "already exists" in err
     code, out, err = run(
-        "key", "create", "acme", "--scope", "read", "--scope", "write", "--name", "etl",
-        "--expires", "2099-01-01T00:00+09:00", "--store", store, "--json",
+        "key",
+        "create",
+        "acme",
+        "--scope",
+        "read",
+        "--scope",
+        "write",
+        "--name",
+        "etl",
+        "--expires",
+        "2099-01-01T00:00+09:00",
+        "--store",
+        store,
+        "--json",
     )
     assert code == 0, err
     etl = json.loads(out)
@@ -168,9 +180,21 @@ def test_org_and_key_commands_issue_show_once_list_and_revoke(tmp_path: Path) ->
 
 def test_demo_no_serve_stops_after_the_report(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bitgoeul", "demo", "--no-serve",
-         "--store", str(tmp_path / "demo.duckdb"), "--out", str(tmp_path / "r.html")],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bitgoeul",
+            "demo",
+            "--no-serve",
+            "--store",
+            str(tmp_path / "demo.duckdb"),
+            "--out",
+            str(tmp_path / "r.html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r.html").is_file() and "Ctrl-C" not in proc.stdout

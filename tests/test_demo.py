@@ -265,9 +265,21 @@ def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: 
     log = tmp_path / "demo.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bitgoeul", "demo", "--port", str(port),
-             "--store", str(tmp_path / "demo.duckdb"), "--out", str(tmp_path / "r.html")],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
+            [
+                sys.executable,
+                "-m",
+                "bitgoeul",
+                "demo",
+                "--port",
+                str(port),
+                "--store",
+                str(tmp_path / "demo.duckdb"),
+                "--out",
+                str(tmp_path / "r.html"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "200"},
         )
     try:
         share = None
@@ -292,7 +304,9 @@ def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: 
         assert body is not None, f"the demo's server did not answer:\n{log.read_text('utf-8')}"
         assert {m["meter_id"] for m in body["items"]} >= {"demo-household", "jeju-kpx"}
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/readings", data=b'{"readings": []}', method="POST",
+            f"http://127.0.0.1:{port}/v1/readings",
+            data=b'{"readings": []}',
+            method="POST",
             headers={"X-API-Key": share, "content-type": "application/json"},
         )
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -303,7 +317,8 @@ def test_bitgoeul_demo_ends_by_serving_the_dashboard_with_a_share_key(tmp_path: 
         found = re.search(r"operator\s+([A-Za-z0-9_-]+)", log.read_text("utf-8"))
         assert found, log.read_text("utf-8")
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/organisations", method="POST",
+            f"http://127.0.0.1:{port}/v1/organisations",
+            method="POST",
             data=json.dumps({"org_id": "newco"}).encode(),
             headers={"X-Operator-Token": found.group(1), "content-type": "application/json"},
         )
