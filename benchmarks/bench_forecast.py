@@ -79,6 +79,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -456,6 +457,15 @@ class Masked:
         return self.inner.predict(masked, as_of=as_of, horizon=horizon, quantiles=quantiles)
 
 
+COUNTRIES = {
+    "Asia/Seoul": "KR",
+    "Australia/Sydney": "AU",
+    "Europe/London": "GB",
+    "America/Vancouver": "CA",
+}
+"""Public holidays our models are given, by the dataset's time zone (national days only)."""
+
+
 def our_models(
     timezone: str, *, only: Sequence[str] | None = None, horizon: int = HORIZON_H
 ) -> dict[str, Callable[[], Any]]:
@@ -468,12 +478,7 @@ def our_models(
     from bitgoeul.forecast.gbm import LightGBMForecaster
     from bitgoeul.forecast.hybrid import HybridForecaster, torch_available
 
-    country = {
-        "Asia/Seoul": "KR",
-        "Australia/Sydney": "AU",
-        "Europe/London": "GB",
-        "America/Vancouver": "CA",
-    }.get(timezone)
+    country = COUNTRIES.get(timezone)
     gbm = {**GBM_KWARGS, "max_horizon": horizon}
     raw: dict[str, Callable[[], Any]] = {
         "seasonal_naive_day": lambda: SeasonalNaive(season="day"),
@@ -1156,7 +1161,8 @@ def our_config(horizon: int = HORIZON_H) -> dict[str, str]:
     hybrid = ", ".join(f"{k}={v!r}" for k, v in HYBRID_KWARGS.items())
     return {
         "lightgbm": (
-            f"LightGBMForecaster(timezone=<zone>, holidays_country='KR'|'AU', {kwargs}), other "
+            "LightGBMForecaster(timezone=<zone>, holidays_country=<zone's country, below>, "
+            f"{kwargs}), other "
             f"arguments default; fed the last {OUR_TRAIN_DAYS} + {READ_MARGIN_D} days"
         ),
         HYBRID: (
@@ -1185,11 +1191,29 @@ CAVEATS = (
     "read 0 for 7 h on 2021-07-10): every model is scored on the same hours.",
     "No model sees weather after the origin: ours read temp_c only before it, the peers get "
     "no temperature.",
-    "Goal (b) covers the three buildings and the national series; Jeju (regional) is shown "
-    "but outside it. Goal (c) is the mean over the 7 households of NRMSE(ours) / "
-    "NRMSE(persistence ensemble). Goal (d) pools every forecast hour of every series.",
-    "Holidays: KR for the Korean series, AU (national days only, no NSW-only days) for SGSC.",
 )
+
+
+def goal_notes(datasets: Sequence[Dataset]) -> list[str]:
+    """What each goal pools over in this run, and the holidays each dataset got."""
+    count = Counter(d.kind for d in datasets for _ in d.history["meter_id"].unique())
+    outside = [d.name for d in datasets if d.kind not in ("building", "national", "household")]
+    big = count["building"] + count["national"]
+    scope = (
+        f"Goal (b) covers the {big} building and national series"
+        if big
+        else "Goal (b) has no series in this run (it covers buildings and national series)"
+    )
+    return [
+        scope
+        + (f"; {', '.join(outside)} shown but outside it" if outside else "")
+        + f". Goal (c) is the mean over the {count['household']} households of NRMSE(ours) / "
+        "NRMSE(persistence ensemble). Goal (d) pools every forecast hour of every series.",
+        "Holidays: "
+        + ", ".join(f"{d.name} {COUNTRIES.get(d.timezone, 'none')}" for d in datasets)
+        + " (the `holidays` package's national days, no state or nation days such as NSW's "
+        "or England's own).",
+    ]
 
 
 # -- cycle end -------------------------------------------------------------------------
@@ -1483,7 +1507,7 @@ def report(
         md.append(
             f"| {model} | {v['series_forecasts']} | {v['seconds']:.1f} | {_fmt(v['series_per_s'], 2)} |"
         )
-    md += ["", "Notes:", "", *[f"- {line}" for line in CAVEATS]]
+    md += ["", "Notes:", "", *[f"- {line}" for line in (*CAVEATS, *goal_notes(datasets))]]
     summary = {
         "command": command,
         "date": today,
