@@ -19,6 +19,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(autouse=True)
+def model_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own folder of cached models: none is written to the user's cache."""
+    folder = tmp_path_factory.mktemp("models")
+    monkeypatch.setenv("BITGOEUL_MODEL_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "store.duckdb"

@@ -12,7 +12,7 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -48,6 +48,9 @@ from bitgoeul.services import (
 )
 from bitgoeul.store import DuckDBStore, open_store
 from bitgoeul.store.duckdb import default_store_path
+
+if TYPE_CHECKING:
+    from bitgoeul.services.forecast import ModelCache  # imports LightGBM: only when used
 
 __all__ = ["app", "main"]
 
@@ -632,6 +635,7 @@ def bill_show(
         ),
     ] = None,
     tariff_file: TariffOpt = None,
+    cache: CacheOpt = True,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -648,6 +652,7 @@ def bill_show(
                 as_of=_date(as_of, "--as-of"),
                 model=model,
                 tariff_files=tariff_file or (),
+                cache=_model_cache() if cache and model else None,
             )
     except (BitgoeulError, ValueError) as exc:
         db.close()
@@ -667,6 +672,15 @@ forecast_app = typer.Typer(
 )
 app.add_typer(forecast_app, name="forecast")
 
+CacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cache/--no-cache",
+        help="Keep the fitted model in $BITGOEUL_MODEL_DIR (default: the user cache folder) "
+        "and reuse it when asked again as of the same time on the same readings.",
+    ),
+]
+
 ModelOpt = Annotated[
     str,
     typer.Option(
@@ -675,6 +689,13 @@ ModelOpt = Annotated[
         "PyTorch), persistence, seasonal-naive-day, seasonal-naive-week.",
     ),
 ]
+
+
+def _model_cache() -> ModelCache:
+    """Return a one-model cache on the model folder (``bitgoeul.services.forecast``)."""
+    from bitgoeul.services.forecast import ModelCache, default_model_dir
+
+    return ModelCache(size=1, directory=default_model_dir())
 
 
 @forecast_app.command("show")
@@ -694,6 +715,7 @@ def forecast_show(
     save: Annotated[
         Path | None, typer.Option("--save", help="Save the fitted model to this file.")
     ] = None,
+    cache: CacheOpt = True,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -712,6 +734,7 @@ def forecast_show(
                 model=model,
                 model_file=model_file,
                 save_to=save,
+                cache=_model_cache() if cache else None,
             )
     except (BitgoeulError, ValueError) as exc:
         db.close()

@@ -381,6 +381,27 @@ def test_analytics_routes_answer_for_a_meter_with_data(client: TestClient) -> No
     assert unknown_model.status_code == 422
 
 
+def test_a_restarted_service_loads_the_fitted_models_from_its_model_dir(tmp_path: Path) -> None:
+    config = Settings(
+        store_path=str(tmp_path / "s.duckdb"),
+        operator_token=OPERATOR,
+        model_dir=str(tmp_path / "models"),
+    )
+    params = {"model": "persistence", "horizon": "24h", "as_of": "2026-10-15T00:00:00+09:00"}
+    with TestClient(create_app(config)) as client:
+        a = make_org(client, "alpha", days=21)
+        first = client.get(f"/v1/meters/{a.meters[0]}/forecast", params=params, headers=a.headers)
+        assert first.status_code == 200, first.text
+        assert client.app.state.bitgoeul.models.misses == 1  # type: ignore[attr-defined]
+    assert len(list((tmp_path / "models").glob("*.zip"))) == 1
+    with TestClient(create_app(config)) as client:  # the same store, a new process's state
+        again = client.get(f"/v1/meters/{a.meters[0]}/forecast", params=params, headers=a.headers)
+        assert again.status_code == 200, again.text
+        models = client.app.state.bitgoeul.models  # type: ignore[attr-defined]
+        assert (models.loaded, models.misses) == (1, 0)
+    assert again.json()["forecast"] == first.json()["forecast"]
+
+
 # -- the fast JSON path agrees with the model ---------------------------------------------
 _stamp = st.one_of(
     st.datetimes(

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bitgoeul.cli import app
 from bitgoeul.services import MeterDefaults, ingest_frame
-from bitgoeul.services.forecast import backtest_meters, forecast_meter
+from bitgoeul.services.forecast import ModelCache, backtest_meters, forecast_meter
 from bitgoeul.store import DuckDBStore, open_store
 
 
@@ -78,7 +78,8 @@ def test_saved_model_gives_the_same_forecast(buildings: str, tmp_path: Path) -> 
     model = tmp_path / "c14.bgm"
     args = ["forecast", "C14", "--as-of", "2022-02-01T00:00", "--store", buildings, "--json"]
     code, out, err = run(*args, "--model", "seasonal-naive-week", "--save", str(model))
-    assert code == 0, err and model.is_file()
+    assert code == 0, err
+    assert model.is_file()
     code, again, err = run(*args, "--model-file", str(model))
     assert code == 0, err
     assert json.loads(again)["forecast"] == json.loads(out)["forecast"]
@@ -86,6 +87,37 @@ def test_saved_model_gives_the_same_forecast(buildings: str, tmp_path: Path) -> 
     broken.write_bytes(b"not a model")
     code, _, err = run(*args, "--model-file", str(broken))
     assert code == 2 and "broken.bgm" in err
+
+
+def test_the_cli_keeps_a_fitted_model_for_the_next_call(
+    buildings: str, model_dir: Path, tmp_path: Path
+) -> None:
+    args = ["forecast", "C14", "--as-of", "2022-02-01T00:00", "--store", buildings, "--json"]
+    code, out, err = run(*args, "--model", "persistence")
+    assert code == 0, err
+    (cached,) = model_dir.glob("*.zip")  # $BITGOEUL_MODEL_DIR, set for every test
+    code, again, err = run(*args, "--model", "persistence")
+    assert code == 0, err
+    assert again == out
+    assert list(model_dir.glob("*.zip")) == [cached]
+    # the next call reads the file rather than fitting: put another model's fit there
+    other = tmp_path / "week.bgm"
+    code, week, err = run(*args, "--model", "seasonal-naive-week", "--save", str(other))
+    assert code == 0, err
+    assert json.loads(week)["forecast"] != json.loads(out)["forecast"]
+    cached.write_bytes(other.read_bytes())
+    code, swapped, err = run(*args, "--model", "persistence")
+    assert code == 0, err
+    assert json.loads(swapped)["forecast"] == json.loads(week)["forecast"]
+    # --no-cache neither reads nor writes the folder
+    code, fresh, err = run(*args, "--model", "persistence", "--no-cache")
+    assert code == 0, err
+    assert fresh == out
+    code, _, err = run(
+        *args[:3], "2022-02-02T00:00", *args[4:], "--model", "persistence", "--no-cache"
+    )
+    assert code == 0, err
+    assert list(model_dir.glob("*.zip")) == [cached]
 
 
 def test_backtest_scores_each_meter_and_the_pool(buildings: str) -> None:
@@ -145,6 +177,17 @@ def test_month_end_bill_forecast_can_use_a_model(tmp_path: Path) -> None:
     assert "persistence" in model.forecast.energy.method.lower()
     band = model.forecast.energy
     assert band.so_far_kwh <= band.p10_kwh <= band.p50_kwh <= band.p90_kwh
+    # with a cache the model is fitted once for the day, and the bill is the same
+    cache = ModelCache(directory=tmp_path / "models")
+    first = bill_meter(store, "m0001", as_of=as_of, model="persistence", cache=cache)
+    second = bill_meter(store, "m0001", as_of=as_of, model="persistence", cache=cache)
+    assert (cache.misses, cache.hits) == (1, 1)
+    assert first.to_dict() == second.to_dict() == model.to_dict()
+    loaded = ModelCache(directory=tmp_path / "models")
+    assert bill_meter(store, "m0001", as_of=as_of, model="persistence", cache=loaded).to_dict() == (
+        model.to_dict()
+    )
+    assert loaded.loaded == 1
 
 
 def test_the_global_model_learns_only_from_the_meters_own_organisation() -> None:

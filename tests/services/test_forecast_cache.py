@@ -97,3 +97,69 @@ def test_concurrent_requests_for_one_model_fit_it_once() -> None:
         thread.join()
     assert len(calls) == 1 and len(got) == 4
     assert all(model is got[0] for model in got)
+
+
+def test_a_model_folder_hands_the_fit_to_the_next_process(store_path: str, tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    store = open_store(store_path)
+    first_cache = ModelCache(directory=folder)
+    first = forecast_meter(store, "C14", cache=first_cache, **OPTIONS)
+    assert (first_cache.misses, first_cache.loaded) == (1, 0)
+    assert len(list(folder.glob("*.zip"))) == 1
+    # a new cache (as in the next CLI call) loads the file instead of fitting
+    second_cache = ModelCache(directory=folder)
+    second = forecast_meter(store, "C14", cache=second_cache, **OPTIONS)
+    assert (second_cache.misses, second_cache.loaded, second_cache.hits) == (0, 1, 0)
+    pd.testing.assert_frame_equal(second.forecast, first.forecast)  # exactly the fitted model's
+    # the loaded model also serves the organisation's other meter, as the fitted one does
+    other = forecast_meter(store, "A06", cache=second_cache, **OPTIONS)
+    assert (second_cache.hits, other.train_meters) == (1, ("A06", "C14"))
+    store.close()
+
+
+def test_a_damaged_model_file_is_fitted_again_and_replaced(store_path: str, tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    store = open_store(store_path)
+    first = forecast_meter(store, "C14", cache=ModelCache(directory=folder), **OPTIONS)
+    (path,) = folder.glob("*.zip")
+    path.write_bytes(b"not a model")
+    cache = ModelCache(directory=folder)
+    again = forecast_meter(store, "C14", cache=cache, **OPTIONS)
+    assert (cache.rejected, cache.misses, cache.loaded) == (1, 1, 0)
+    pd.testing.assert_frame_equal(again.forecast, first.forecast)
+    fresh = ModelCache(directory=folder)
+    forecast_meter(store, "C14", cache=fresh, **OPTIONS)
+    assert fresh.loaded == 1  # the file was rewritten
+    store.close()
+
+
+def test_the_model_folder_keeps_the_most_recently_used_files(
+    store_path: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "models"
+    store = open_store(store_path)
+    options = {**OPTIONS, "model": "seasonal-naive-day"}
+    days = ["2022-02-20T00:00", "2022-02-21T00:00", "2022-02-22T00:00"]
+    paths = []
+    for day in days:
+        cache = ModelCache(directory=folder, files=2)
+        forecast_meter(store, "C14", cache=cache, **{**options, "as_of": day})
+        (key,) = cache._models  # the one key this call used
+        paths.append(cache.path_for(key))
+        time.sleep(0.05)  # distinct modification times
+    assert [p.exists() for p in paths] == [False, True, True]
+    with pytest.raises(ValueError, match="files"):
+        ModelCache(directory=folder, files=0)
+    store.close()
+
+
+def test_a_folder_that_cannot_be_written_costs_only_the_saving(
+    store_path: str, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    store = open_store(store_path)
+    cache = ModelCache(directory=blocker / "models")  # its parent is a file: mkdir fails
+    result = forecast_meter(store, "C14", cache=cache, **{**OPTIONS, "model": "persistence"})
+    assert len(result.forecast) == 24 and cache.misses == 1
+    store.close()

@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
             lock=lock,
             directory=directory,
             readers=readers,
-            models=ModelCache(settings.model_cache),
+            models=ModelCache(settings.model_cache, directory=settings.model_dir),
         )
         app.state.bitgoeul = state
         try:

@@ -36,6 +36,10 @@ class Settings(BaseModel):
     model_cache : int
         Fitted forecasting models kept in memory (one serves every meter of
         an organisation as of a day); least recently used dropped first [count].
+    model_dir : str, optional
+        Folder where fitted models are also written, so that a restarted or
+        second server process loads them instead of fitting again (the folder
+        ``bitgoeul forecast`` uses too); without it, models live in memory only.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -48,13 +52,15 @@ class Settings(BaseModel):
     public_url: str | None = None
     read_connections: int = Field(default=2, ge=0, le=32)
     model_cache: int = Field(default=8, ge=1, le=256)
+    model_dir: str | None = None
 
     @classmethod
     def from_env(cls, store_path: str | os.PathLike[str] | None = None) -> Settings:
         """Build settings from ``BITGOEUL_*`` environment variables, with overrides.
 
         ``BITGOEUL_STORE``, ``BITGOEUL_OPERATOR_TOKEN``, ``BITGOEUL_MAX_BODY_BYTES``,
-        ``BITGOEUL_MAX_BATCH_READINGS``, ``BITGOEUL_MODEL_CACHE``, ``BITGOEUL_PUBLIC_URL``.
+        ``BITGOEUL_MAX_BATCH_READINGS``, ``BITGOEUL_MODEL_CACHE``, ``BITGOEUL_MODEL_DIR``,
+        ``BITGOEUL_PUBLIC_URL``.
         """
         from bitgoeul.store.duckdb import default_store_path
 
@@ -73,6 +79,8 @@ class Settings(BaseModel):
         ):
             if env.get(key):
                 values[name] = int(env[key])
+        if env.get("BITGOEUL_MODEL_DIR"):
+            values["model_dir"] = env["BITGOEUL_MODEL_DIR"]
         if env.get("BITGOEUL_PUBLIC_URL"):
             values["public_url"] = env["BITGOEUL_PUBLIC_URL"]
         return cls.model_validate(values)

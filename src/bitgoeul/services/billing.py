@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -48,6 +48,9 @@ from bitgoeul.tariff import (
     load_tariffs,
     tier_status,
 )
+
+if TYPE_CHECKING:
+    from bitgoeul.services.forecast import ModelCache  # imports LightGBM: only when it is used
 
 __all__ = [
     "BillForecast",
@@ -301,6 +304,7 @@ def bill_meter(
     forecaster: CycleEnergyForecaster | None = None,
     model: str | None = None,
     tariff_files: Sequence[str | Path] = (),
+    cache: ModelCache | None = None,
 ) -> MeterBill:
     """Return a stored meter's bill for one billing cycle, with its forecast if unfinished.
 
@@ -327,6 +331,9 @@ def bill_meter(
         forecaster takes over.
     tariff_files : sequence of path
         Extra tariff files that add to or override the packaged ones.
+    cache : ModelCache, optional
+        Where ``model``'s fit is kept and looked up (by what it read), so that
+        asking again as of the same day does not fit again.
 
     Returns
     -------
@@ -397,7 +404,7 @@ def bill_meter(
 
     forecast = None
     if not complete and model is not None and forecaster is None:
-        forecaster = _model_forecaster(store, meter, model, as_of)
+        forecaster = _model_forecaster(store, meter, model, as_of, cache)
     if not complete:
         daily, counts = _daily_kwh(
             store, meter, billing.start - dt.timedelta(days=HISTORY_DAYS), observed_end
@@ -542,12 +549,12 @@ def _tou_bill(
 
 
 def _model_forecaster(
-    store: MeterStore, meter: Meter, model: str, as_of: dt.date
+    store: MeterStore, meter: Meter, model: str, as_of: dt.date, cache: ModelCache | None
 ) -> CycleEnergyForecaster:
-    """Fit a load-forecasting model as of local midnight and adapt it to cycle forecasts."""
+    """Fit (or find in ``cache``) a load model as of local midnight, adapted to cycle forecasts."""
     from bitgoeul.forecast.cycle import ModelCycleForecaster
     from bitgoeul.forecast.quality import find_and_mask
-    from bitgoeul.services.forecast import load_history, make_model
+    from bitgoeul.services.forecast import load_history, make_model, readings_digest
 
     if not meter.interval_s:
         raise NotFoundError(f"meter {meter.meter_id!r} has no known interval to forecast with")
@@ -556,5 +563,12 @@ def _model_forecaster(
     masked, _ = find_and_mask(
         history, interval_s=meter.interval_s, timezone=meter.timezone, as_of=origin
     )
-    fitted = make_model(model, timezone=meter.timezone).fit(masked, as_of=origin)  # 7-day horizon
+    unfitted = make_model(model, timezone=meter.timezone)  # 7-day horizon
+    if cache is None:
+        fitted = unfitted.fit(masked, as_of=origin)
+    else:
+        key = ("bill", model, meter.timezone, meter.interval_s, HISTORY_DAYS, origin.value)
+        fitted = cache.get_or_fit(
+            (*key, readings_digest(history)), lambda: unfitted.fit(masked, as_of=origin)
+        )
     return ModelCycleForecaster(fitted, masked, meter_id=meter.meter_id, timezone=meter.timezone)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -28,8 +29,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from platformdirs import user_cache_dir
 
-from bitgoeul.errors import ForecastError, NotFoundError
+from bitgoeul import __version__
+from bitgoeul.errors import BitgoeulError, ForecastError, NotFoundError
 from bitgoeul.forecast.backtest import backtest, rolling_origins
 from bitgoeul.forecast.base import Forecaster
 from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
@@ -49,11 +52,13 @@ __all__ = [
     "MeterForecast",
     "ModelCache",
     "backtest_meters",
+    "default_model_dir",
     "forecast_meter",
     "load_history",
     "make_model",
     "parse_as_of",
     "parse_horizon",
+    "readings_digest",
 ]
 
 MAX_TRAIN_METERS = 100
@@ -233,19 +238,42 @@ class ModelCache:
     makes a new key, while readings at or after ``as_of``, which a fit never
     reads, do not. Thread-safe: concurrent requests for one key fit once.
 
+    With a ``directory``, fitted models are also written there as model files
+    (:func:`~bitgoeul.forecast.persist.save_model`, one per key, named by the
+    key's SHA-256), so another process (the next CLI call, another API
+    worker) loads the model instead of fitting it. A loaded model forecasts
+    exactly what the fitted one did. A file that cannot be loaded (damaged,
+    or written by an incompatible version) is fitted again and replaced; a
+    directory that cannot be written to only costs the saving.
+
     Parameters
     ----------
     size : int, default 8
-        Models kept [count]. A model is its boosters: about 2.7 MB as text for
-        the defaults (three CNU buildings, 168 leads, 181k training rows).
+        Models kept in memory [count]. A model is its boosters: about 2.7 MB as
+        text for the defaults (three CNU buildings, 168 leads, 181k training rows).
+    directory : str or os.PathLike, optional
+        Folder of model files shared between processes (created when needed).
+    files : int, default 32
+        Model files kept in ``directory`` [count]; the least recently used go first.
     """
 
-    def __init__(self, size: int = 8) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be a whole number >= 1, got {size!r}")
+    def __init__(
+        self,
+        size: int = 8,
+        *,
+        directory: str | os.PathLike[str] | None = None,
+        files: int = 32,
+    ) -> None:
+        for name, value in (("size", size), ("files", files)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         self.size = size
+        self.directory = None if directory is None else Path(directory)
+        self.files = files
         self.hits = 0
         self.misses = 0
+        self.loaded = 0
+        self.rejected = 0
         self._models: OrderedDict[tuple[Any, ...], Forecaster] = OrderedDict()
         self._lock = threading.Lock()
         self._fitting: dict[tuple[Any, ...], threading.Lock] = {}
@@ -253,8 +281,18 @@ class ModelCache:
     def __len__(self) -> int:
         return len(self._models)
 
+    def path_for(self, key: tuple[Any, ...]) -> Path | None:
+        """Return the model file of ``key`` in :attr:`directory` (None without one)."""
+        if self.directory is None:
+            return None
+        name = hashlib.sha256(repr((__version__, *key)).encode()).hexdigest()
+        return self.directory / f"{name}.zip"
+
     def get_or_fit(self, key: tuple[Any, ...], fit: Callable[[], Forecaster]) -> Forecaster:
-        """Return the model stored under ``key``, or ``fit()`` it, store it and return it."""
+        """Return the model stored under ``key``, or ``fit()`` it, store it and return it.
+
+        ``key`` holds str, int and float values only: its ``repr`` names the file.
+        """
         with self._lock:
             gate = self._fitting.setdefault(key, threading.Lock())
         with gate:
@@ -264,21 +302,70 @@ class ModelCache:
                     self.hits += 1
                     return self._models[key]
             try:
-                model = fit()
+                model = self._load(key)
+                if model is None:
+                    model = fit()
+                    self._save(key, model)
             except BaseException:
                 with self._lock:
                     self._fitting.pop(key, None)
                 raise
             with self._lock:  # stored before the gate goes: a later caller finds the model
-                self.misses += 1
                 self._models[key] = model
                 while len(self._models) > self.size:
                     self._models.popitem(last=False)
                 self._fitting.pop(key, None)
             return model
 
+    def _load(self, key: tuple[Any, ...]) -> Forecaster | None:
+        path = self.path_for(key)
+        if path is None:
+            with self._lock:
+                self.misses += 1
+            return None
+        try:
+            model = load_model(path)
+            os.utime(path)  # most recently used: pruned last
+        except FileNotFoundError:
+            with self._lock:
+                self.misses += 1
+            return None
+        except (BitgoeulError, OSError, ValueError):
+            with self._lock:
+                self.misses += 1
+                self.rejected += 1
+            return None
+        with self._lock:
+            self.loaded += 1
+        return model
 
-def _readings_digest(history: pd.DataFrame) -> str:
+    def _save(self, key: tuple[Any, ...], model: Forecaster) -> None:
+        path = self.path_for(key)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_model(model, path)
+            kept = sorted(path.parent.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in kept[self.files :]:
+                old.unlink(missing_ok=True)
+        except (OSError, TypeError):  # unwritable folder, or a model class with no file format
+            return
+
+
+def default_model_dir() -> Path:
+    """Return ``$BITGOEUL_MODEL_DIR`` or ``<user cache dir>/bitgoeul/models``.
+
+    Where ``bitgoeul forecast`` and ``bitgoeul bill show --model`` keep fitted
+    models between calls (:class:`ModelCache`).
+    """
+    env = os.environ.get("BITGOEUL_MODEL_DIR")
+    if env:
+        return Path(env)
+    return Path(user_cache_dir("bitgoeul", appauthor=False)) / "models"
+
+
+def readings_digest(history: pd.DataFrame) -> str:
     """SHA-256 of a history's rows in order (every column, names included)."""
     digest = hashlib.sha256("\x1f".join(map(str, history.columns)).encode())
     digest.update(pd.util.hash_pandas_object(history, index=False).to_numpy().tobytes())
@@ -415,7 +502,7 @@ def forecast_meter(
             key = (name, meter.timezone, interval_s, steps, train_days, origin.value)
             unfitted = fitted
             fitted = cache.get_or_fit(
-                (*key, _readings_digest(history)), lambda: unfitted.fit(masked, as_of=origin)
+                (*key, readings_digest(history)), lambda: unfitted.fit(masked, as_of=origin)
             )
         else:
             fitted.fit(masked, as_of=origin)
