@@ -8,7 +8,9 @@ API's ``GET /v1/meters/{id}/forecast`` does, twice in the same process:
 - without a cache: each request fits the organisation's model again (the peer: what the
   service did before the cache);
 - with :class:`bitgoeul.services.forecast.ModelCache`: the first request fits, the others
-  read the same readings, hash them and reuse the model.
+  read the same readings, hash them and reuse the model;
+- with a ``ModelCache`` on a folder: one cache fits the first meter's model and writes it,
+  then a new cache (as in the next CLI call or a restarted service) loads the file.
 
 Both must give the same numbers; the script checks that before it reports.
 
@@ -62,9 +64,22 @@ def main(argv: list[str] | None = None) -> int:
         cold, cold_frames = run(None)
         cache = ModelCache()
         warm, warm_frames = run(cache)
+        models = Path(folder) / "models"
+        t0 = time.perf_counter()
+        forecast_meter(store, meters[0], cache=ModelCache(directory=models), **options)
+        fit_and_save = time.perf_counter() - t0
+        (model_file,) = models.glob("*.zip")
+        next_call = ModelCache(directory=models)
+        t0 = time.perf_counter()
+        loaded = forecast_meter(store, meters[0], cache=next_call, **options)
+        load = time.perf_counter() - t0
+        if next_call.loaded != 1:
+            raise AssertionError("the second cache fitted instead of loading the file")
+        file_mb = model_file.stat().st_size / 1e6
         store.close()
     for a, b in zip(cold_frames, warm_frames, strict=True):
         pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(loaded.forecast, cold_frames[0])
     result = {
         "command": "benchmarks/bench_forecast_service.py "
         f"--meters {args.meters} --days {args.days}",
@@ -79,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         "fits": cache.misses,
         "hits": cache.hits,
         "speedup": sum(cold) / sum(warm),
+        "folder_fit_and_save_s": fit_and_save,
+        "folder_load_s": load,
+        "model_file_mb": file_mb,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2))
@@ -87,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         f"|---|---|---|---|\n"
         f"| {args.meters} | {sum(cold):.1f} s / {sum(cold) / len(cold):.2f} s | "
         f"{sum(warm):.1f} s, {warm[0]:.2f} s, {result['cache_hit_mean_s']:.3f} s | "
-        f"{result['speedup']:.1f}x |"
+        f"{result['speedup']:.1f}x |\n\n"
+        f"model folder: first request (fit + write the file) {fit_and_save:.2f} s; the next "
+        f"cache's first request (load the file) {load:.2f} s; file {file_mb:.1f} MB"
     )
     return 0
 
