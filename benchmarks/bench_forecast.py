@@ -457,15 +457,6 @@ class Masked:
         return self.inner.predict(masked, as_of=as_of, horizon=horizon, quantiles=quantiles)
 
 
-COUNTRIES = {
-    "Asia/Seoul": "KR",
-    "Australia/Sydney": "AU",
-    "Europe/London": "GB",
-    "America/Vancouver": "CA",
-}
-"""Public holidays our models are given, by the dataset's time zone (national days only)."""
-
-
 def our_models(
     timezone: str, *, only: Sequence[str] | None = None, horizon: int = HORIZON_H
 ) -> dict[str, Callable[[], Any]]:
@@ -477,8 +468,9 @@ def our_models(
     from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
     from bitgoeul.forecast.gbm import LightGBMForecaster
     from bitgoeul.forecast.hybrid import HybridForecaster, torch_available
+    from bitgoeul.forecast.series import country_of_zone
 
-    country = COUNTRIES.get(timezone)
+    country = country_of_zone(timezone)
     gbm = {**GBM_KWARGS, "max_horizon": horizon}
     raw: dict[str, Callable[[], Any]] = {
         "seasonal_naive_day": lambda: SeasonalNaive(season="day"),
@@ -1196,6 +1188,8 @@ CAVEATS = (
 
 def goal_notes(datasets: Sequence[Dataset]) -> list[str]:
     """What each goal pools over in this run, and the holidays each dataset got."""
+    from bitgoeul.forecast.series import country_of_zone
+
     count = Counter(d.kind for d in datasets for _ in d.history["meter_id"].unique())
     outside = [d.name for d in datasets if d.kind not in ("building", "national", "household")]
     big = count["building"] + count["national"]
@@ -1210,7 +1204,7 @@ def goal_notes(datasets: Sequence[Dataset]) -> list[str]:
         + f". Goal (c) is the mean over the {count['household']} households of NRMSE(ours) / "
         "NRMSE(persistence ensemble). Goal (d) pools every forecast hour of every series.",
         "Holidays: "
-        + ", ".join(f"{d.name} {COUNTRIES.get(d.timezone, 'none')}" for d in datasets)
+        + ", ".join(f"{d.name} {country_of_zone(d.timezone) or 'none'}" for d in datasets)
         + " (the `holidays` package's national days, no state or nation days such as NSW's "
         "or England's own).",
     ]
@@ -1256,12 +1250,13 @@ def run_cycle_end(
     from bitgoeul.analytics.cycle_forecast import ProfileLevelForecaster, forecast_cycle_energy
     from bitgoeul.analytics.cycles import billing_cycles
     from bitgoeul.forecast.cycle import ModelCycleForecaster
+    from bitgoeul.forecast.series import country_of_zone
 
     rows: list[dict[str, Any]] = []
     fit_s = 0.0
     for dataset in datasets:
         tz = dataset.timezone
-        country = {"Asia/Seoul": "KR", "Australia/Sydney": "AU"}.get(tz)
+        country = country_of_zone(tz)
         meters = sorted(map(str, dataset.history["meter_id"].unique()))
         daily = {m: daily_energy(dataset.history, m, tz) for m in meters}
         first = max(s.index[0] for s in daily.values()) + dt.timedelta(hours=WARMUP_H // 24)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bitgoeul.cli import app
 from bitgoeul.services import MeterDefaults, ingest_frame
-from bitgoeul.services.forecast import ModelCache, backtest_meters, forecast_meter
+from bitgoeul.services.forecast import ModelCache, backtest_meters, forecast_meter, make_model
 from bitgoeul.store import DuckDBStore, open_store
 
 
@@ -244,3 +244,15 @@ def test_the_hybrid_model_forecasts_a_stored_meter_from_the_cli(buildings: str) 
     assert [round(v, 6) for v in again.forecast["p50_kwh"]] == [
         row["p50_kwh"] for row in body["forecast"]
     ]
+
+
+def test_a_model_keeps_the_public_holidays_of_its_meters_zone() -> None:
+    for zone, country in [
+        ("Asia/Seoul", "KR"),
+        ("Australia/Sydney", "AU"),
+        ("Europe/London", "GB"),
+        ("America/New_York", "US"),
+        ("UTC", None),  # no one country's
+    ]:
+        for name in ("lightgbm", "lightgbm+mlp"):
+            assert make_model(name, timezone=zone).get_params()["holidays_country"] == country

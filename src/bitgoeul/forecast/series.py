@@ -12,6 +12,8 @@ position.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.resources
 import itertools
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ from bitgoeul.model import check_timezone
 __all__ = [
     "GridCalendar",
     "MeterGrid",
+    "country_of_zone",
     "grid_calendar",
     "holiday_dates",
     "infer_history_interval_s",
@@ -266,6 +269,43 @@ def holiday_dates(country: str | None, years: range) -> set[dt.date]:
             "alpha-2 code such as 'KR', or None for no holidays"
         ) from exc
     return set(calendar.keys())
+
+
+@functools.cache
+def _zone_countries() -> dict[str, str]:
+    """IANA zone -> ISO 3166-1 country code, from the tz database's ``zone.tab`` (tzdata)."""
+    table = importlib.resources.files("tzdata").joinpath("zoneinfo", "zone.tab")
+    countries = {}
+    for line in table.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            code, _, zone = line.split("\t")[:3]
+            countries[zone] = code
+    return countries
+
+
+@functools.cache
+def country_of_zone(timezone: str) -> str | None:
+    """Return the country whose public holidays a meter in ``timezone`` keeps, or None.
+
+    The country is the tz database's for the zone (``zone.tab``), where the
+    ``holidays`` package has a calendar for it; None for zones of no one
+    country (``UTC``) or of a country it lacks. The calendar is the
+    country's national one: regional days (a state's, England's own) are
+    not in it.
+
+    Examples
+    --------
+    >>> country_of_zone("Asia/Seoul"), country_of_zone("Europe/London"), country_of_zone("UTC")
+    ('KR', 'GB', None)
+    """
+    code = _zone_countries().get(timezone)
+    if code is None:
+        return None
+    try:
+        holiday_dates(code, range(2020, 2021))
+    except ValueError:
+        return None
+    return code
 
 
 def grid_calendar(

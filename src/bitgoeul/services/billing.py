@@ -35,6 +35,7 @@ from bitgoeul.analytics.cycles import (
     shift_cycle,
 )
 from bitgoeul.errors import NotFoundError, TariffError
+from bitgoeul.forecast.series import country_of_zone
 from bitgoeul.model import Meter
 from bitgoeul.store import MeterStore
 from bitgoeul.tariff import (
@@ -66,8 +67,6 @@ HISTORY_DAYS = 400
 
 COMPLETE_SHARE = 0.9
 """Share of a cycle's expected readings a baseline cycle needs for the cashback."""
-
-_COUNTRY_OF_ZONE = {"Asia/Seoul": "KR"}
 
 
 def _book(tariff_files: Sequence[str | Path]) -> TariffBook:
@@ -423,7 +422,7 @@ def bill_meter(
             billing,
             as_of=as_of,
             forecaster=forecaster,
-            holidays_country=_COUNTRY_OF_ZONE.get(meter.timezone),
+            holidays_country=country_of_zone(meter.timezone),
         )
         bills = {
             name: compute_bill(

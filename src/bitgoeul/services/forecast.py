@@ -41,7 +41,7 @@ from bitgoeul.forecast.hybrid import HybridForecaster
 from bitgoeul.forecast.metrics import score
 from bitgoeul.forecast.persist import load_model, save_model
 from bitgoeul.forecast.quality import MaskReport, find_and_mask
-from bitgoeul.forecast.series import steps_per_day
+from bitgoeul.forecast.series import country_of_zone, steps_per_day
 from bitgoeul.model import Meter
 from bitgoeul.store import MeterStore
 
@@ -74,7 +74,7 @@ def _global(cls: type[LightGBMForecaster]) -> Callable[[str, int, int], Forecast
     def make(timezone: str, horizon: int, train_days: int) -> Forecaster:
         return cls(
             timezone=timezone,
-            holidays_country=_country(timezone),
+            holidays_country=country_of_zone(timezone),
             max_horizon=horizon,
             train_days=train_days,
         )
@@ -95,10 +95,6 @@ needs PyTorch (the ``neural`` extra)."""
 
 GLOBAL_MODELS = frozenset({"lightgbm", "lightgbm+mlp"})
 """Models fitted across the meters of a site or tenant at once (the others: per meter)."""
-
-
-def _country(timezone: str) -> str | None:
-    return {"Asia/Seoul": "KR"}.get(timezone)
 
 
 def make_model(
