@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -226,3 +227,31 @@ def test_a_meter_model_without_codes_is_refused(saved: Path, tmp_path: Path) -> 
 
     with pytest.raises(ModelFormatError, match="no codes"):
         load_model(rewrite(saved, tmp_path / "nocodes.zip", meta=drop_codes))
+
+
+def test_savers_of_one_path_at_once_leave_one_whole_file(
+    fitted: LightGBMForecaster, tmp_path: Path
+) -> None:
+    target = tmp_path / "shared.zip"
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        start.wait()
+        try:
+            for _ in range(3):
+                save_model(fitted, target)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.zip"]  # no temporary file left
+    pd.testing.assert_frame_equal(
+        load_model(target).predict(HISTORY, as_of=LATER, horizon=24),
+        fitted.predict(HISTORY, as_of=LATER, horizon=24),
+    )

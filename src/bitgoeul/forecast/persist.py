@@ -32,6 +32,7 @@ import io
 import json
 import os
 import platform
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -182,12 +183,20 @@ def save_model(model: Forecaster, path: str | os.PathLike[str]) -> Path:
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
     }
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(_META, json.dumps(meta, indent=2, sort_keys=True))
-        for name, data in members.items():
-            archive.writestr(name, data)
-    tmp.replace(target)
+    # a temporary file of this process and thread: two savers of one path never share one
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with (
+            tmp.open("wb") as raw,
+            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        ):
+            archive.writestr(_META, json.dumps(meta, indent=2, sort_keys=True))
+            for member, data in members.items():
+                archive.writestr(member, data)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return target
 
 
