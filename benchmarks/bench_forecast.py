@@ -62,9 +62,11 @@ Usage::
     .venv/bin/python benchmarks/bench_forecast.py --quick        # 2 series, 4 origins
     .venv/bin/python benchmarks/bench_forecast.py --origins 40
     .venv/bin/python benchmarks/bench_forecast.py --horizon 168 --origins 10   # week-ahead
+    .venv/bin/python benchmarks/bench_forecast.py --held-out     # LCL and AMPds instead
 
 Results: a Markdown table on stdout, ``benchmarks/_data/forecast_results.json``
-and the Markdown fragment ``benchmarks/_data/benchmarks-forecast.md`` (pasted into
+and the Markdown fragment ``benchmarks/_data/benchmarks-forecast.md`` (``_h168``,
+``-h168``, ``_heldout``, ``-heldout`` in the names for those runs; pasted into
 ``docs/benchmarks.md`` by hand, with the analysis).
 """
 
@@ -353,7 +355,12 @@ def load_lcl_aggregate() -> Dataset:
 
 
 def load_held_out() -> list[Dataset]:
-    """Series no model setting was ever chosen on (``--held-out``)."""
+    """Series no load-forecasting setting was chosen on (``--held-out``).
+
+    Issue 3's bill-forecast backtest (``bench_bill_forecast.py``) reads the
+    two households, to set the daily profile forecaster; none of this
+    benchmark's models was tuned on them.
+    """
     return [prepare(d) for d in (load_lcl_household(), load_ampds(), load_lcl_aggregate())]
 
 
@@ -1564,7 +1571,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--held-out",
         action="store_true",
-        help="the series no setting was chosen on (LCL, AMPds) instead of the goals' series",
+        help="instead of the goals' series, series no forecasting model was tuned on (LCL, AMPds)",
     )
     parser.add_argument("--no-peers", action="store_true", help="ours only")
     parser.add_argument("--no-masked-peers", action="store_true", help="peers on raw data only")
