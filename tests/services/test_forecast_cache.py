@@ -163,3 +163,26 @@ def test_a_folder_that_cannot_be_written_costs_only_the_saving(
     result = forecast_meter(store, "C14", cache=cache, **{**OPTIONS, "model": "persistence"})
     assert len(result.forecast) == 24 and cache.misses == 1
     store.close()
+
+
+def test_a_model_whose_settings_changed_is_fitted_anew(
+    store_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bitgoeul.forecast.baselines import PersistenceEnsemble
+    from bitgoeul.services import forecast
+
+    folder = tmp_path / "models"
+    store = open_store(store_path)
+    options = {**OPTIONS, "model": "persistence"}
+    forecast_meter(store, "C14", cache=ModelCache(directory=folder), **options)
+    # a later version whose "persistence" reads 14 days, not 7: the old file is not its model
+    monkeypatch.setitem(
+        forecast.MODELS, "persistence", lambda tz, h, d: PersistenceEnsemble(days=14)
+    )
+    later = ModelCache(directory=folder)
+    result = forecast_meter(store, "C14", cache=later, **options)
+    assert (later.loaded, later.misses) == (0, 1)
+    alone = forecast_meter(store, "C14", **options)  # no cache: a fit of the 14-day model
+    pd.testing.assert_frame_equal(result.forecast, alone.forecast)
+    assert len(list(folder.glob("*.zip"))) == 2
+    store.close()

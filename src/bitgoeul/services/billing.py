@@ -553,7 +553,12 @@ def _model_forecaster(
     """Fit (or find in ``cache``) a load model as of local midnight, adapted to cycle forecasts."""
     from bitgoeul.forecast.cycle import ModelCycleForecaster
     from bitgoeul.forecast.quality import find_and_mask
-    from bitgoeul.services.forecast import load_history, make_model, readings_digest
+    from bitgoeul.services.forecast import (
+        load_history,
+        make_model,
+        model_settings,
+        readings_digest,
+    )
 
     if not meter.interval_s:
         raise NotFoundError(f"meter {meter.meter_id!r} has no known interval to forecast with")
@@ -566,7 +571,8 @@ def _model_forecaster(
     if cache is None:
         fitted = unfitted.fit(masked, as_of=origin)
     else:
-        key = ("bill", model, meter.timezone, meter.interval_s, HISTORY_DAYS, origin.value)
+        where = (meter.timezone, meter.interval_s, HISTORY_DAYS, origin.value)
+        key = ("bill", model, model_settings(unfitted), *where)
         fitted = cache.get_or_fit(
             (*key, readings_digest(history)), lambda: unfitted.fit(masked, as_of=origin)
         )

@@ -56,6 +56,7 @@ __all__ = [
     "forecast_meter",
     "load_history",
     "make_model",
+    "model_settings",
     "parse_as_of",
     "parse_horizon",
     "readings_digest",
@@ -361,6 +362,16 @@ def default_model_dir() -> Path:
     return Path(user_cache_dir("bitgoeul", appauthor=False)) / "models"
 
 
+def model_settings(model: Forecaster) -> str:
+    """Return a model's class and settings as text, for a :class:`ModelCache` key.
+
+    A default changed between versions then makes a new key, not a stale model.
+    """
+    params = getattr(model, "get_params", None)
+    settings = sorted(params().items()) if callable(params) else []
+    return f"{type(model).__name__}{settings!r}"
+
+
 def readings_digest(history: pd.DataFrame) -> str:
     """SHA-256 of a history's rows in order (every column, names included)."""
     digest = hashlib.sha256("\x1f".join(map(str, history.columns)).encode())
@@ -495,8 +506,9 @@ def forecast_meter(
     )
     if model_file is None:
         if cache is not None and save_to is None:
-            key = (name, meter.timezone, interval_s, steps, train_days, origin.value)
             unfitted = fitted
+            settings = model_settings(unfitted)
+            key = (name, settings, meter.timezone, interval_s, steps, train_days, origin.value)
             fitted = cache.get_or_fit(
                 (*key, readings_digest(history)), lambda: unfitted.fit(masked, as_of=origin)
             )
