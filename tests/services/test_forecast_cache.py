@@ -140,12 +140,14 @@ def test_the_model_folder_keeps_the_most_recently_used_files(
     store = open_store(store_path)
     options = {**OPTIONS, "model": "seasonal-naive-day"}
     days = ["2022-02-20T00:00", "2022-02-21T00:00", "2022-02-22T00:00"]
-    paths = []
+    paths: list[Path] = []
     for day in days:
-        cache = ModelCache(directory=folder, files=2)
-        forecast_meter(store, "C14", cache=cache, **{**options, "as_of": day})
-        (key,) = cache._models  # the one key this call used
-        paths.append(cache.path_for(key))
+        before = set(folder.glob("*.zip"))
+        forecast_meter(
+            store, "C14", cache=ModelCache(directory=folder, files=2), **{**options, "as_of": day}
+        )
+        (written,) = set(folder.glob("*.zip")) - before  # this day's model
+        paths.append(written)
         time.sleep(0.05)  # distinct modification times
     assert [p.exists() for p in paths] == [False, True, True]
     with pytest.raises(ValueError, match="files"):
