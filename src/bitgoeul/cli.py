@@ -676,8 +676,9 @@ CacheOpt = Annotated[
     bool,
     typer.Option(
         "--cache/--no-cache",
-        help="Keep the fitted model in $BITGOEUL_MODEL_DIR (default: the user cache folder) "
-        "and reuse it when asked again as of the same time on the same readings.",
+        help="Keep the fitted load model in $BITGOEUL_MODEL_DIR (default: the user cache "
+        "folder) and reuse it when asked again as of the same time on the same readings "
+        "(bill: with --model).",
     ),
 ]
 
