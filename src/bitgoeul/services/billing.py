@@ -553,12 +553,7 @@ def _model_forecaster(
     """Fit (or find in ``cache``) a load model as of local midnight, adapted to cycle forecasts."""
     from bitgoeul.forecast.cycle import ModelCycleForecaster
     from bitgoeul.forecast.quality import find_and_mask
-    from bitgoeul.services.forecast import (
-        load_history,
-        make_model,
-        model_settings,
-        readings_digest,
-    )
+    from bitgoeul.services.forecast import fit_cached, load_history, make_model
 
     if not meter.interval_s:
         raise NotFoundError(f"meter {meter.meter_id!r} has no known interval to forecast with")
@@ -567,13 +562,12 @@ def _model_forecaster(
     masked, _ = find_and_mask(
         history, interval_s=meter.interval_s, timezone=meter.timezone, as_of=origin
     )
-    unfitted = make_model(model, timezone=meter.timezone)  # 7-day horizon
-    if cache is None:
-        fitted = unfitted.fit(masked, as_of=origin)
-    else:
-        where = (meter.timezone, meter.interval_s, HISTORY_DAYS, origin.value)
-        key = ("bill", model, model_settings(unfitted), *where)
-        fitted = cache.get_or_fit(
-            (*key, readings_digest(history)), lambda: unfitted.fit(masked, as_of=origin)
-        )
+    fitted = fit_cached(
+        cache,
+        make_model(model, timezone=meter.timezone),  # 7-day horizon
+        masked,
+        history=history,
+        as_of=origin,
+        context=("bill", meter.timezone, meter.interval_s, HISTORY_DAYS),
+    )
     return ModelCycleForecaster(fitted, masked, meter_id=meter.meter_id, timezone=meter.timezone)

@@ -53,13 +53,12 @@ __all__ = [
     "ModelCache",
     "backtest_meters",
     "default_model_dir",
+    "fit_cached",
     "forecast_meter",
     "load_history",
     "make_model",
-    "model_settings",
     "parse_as_of",
     "parse_horizon",
-    "readings_digest",
 ]
 
 MAX_TRAIN_METERS = 100
@@ -301,6 +300,8 @@ class ModelCache:
             try:
                 model = self._load(key)
                 if model is None:
+                    with self._lock:
+                        self.misses += 1
                     model = fit()
                     self._save(key, model)
             except BaseException:
@@ -315,21 +316,17 @@ class ModelCache:
             return model
 
     def _load(self, key: tuple[Any, ...]) -> Forecaster | None:
+        """Return the model file of ``key``, or None where there is none that loads."""
         path = self.path_for(key)
         if path is None:
-            with self._lock:
-                self.misses += 1
             return None
         try:
             model = load_model(path)
             os.utime(path)  # most recently used: pruned last
         except FileNotFoundError:
-            with self._lock:
-                self.misses += 1
             return None
         except (BitgoeulError, OSError, ValueError):
             with self._lock:
-                self.misses += 1
                 self.rejected += 1
             return None
         with self._lock:
@@ -362,7 +359,29 @@ def default_model_dir() -> Path:
     return Path(user_cache_dir("bitgoeul", appauthor=False)) / "models"
 
 
-def model_settings(model: Forecaster) -> str:
+def fit_cached(
+    cache: ModelCache | None,
+    model: Forecaster,
+    masked: pd.DataFrame,
+    *,
+    history: pd.DataFrame,
+    as_of: pd.Timestamp,
+    context: tuple[str | int, ...] = (),
+) -> Forecaster:
+    """Fit ``model`` on ``masked`` as of ``as_of``, or take that fit from ``cache``.
+
+    The key is ``context`` (what the masking and the reading window depend
+    on: zone, interval, days read), the model's class and settings,
+    ``as_of`` and a SHA-256 of ``history``, the raw readings ``masked`` came
+    from. Without a cache the model is simply fitted.
+    """
+    if cache is None:
+        return model.fit(masked, as_of=as_of)
+    key = (*context, _model_settings(model), as_of.value, _readings_digest(history))
+    return cache.get_or_fit(key, lambda: model.fit(masked, as_of=as_of))
+
+
+def _model_settings(model: Forecaster) -> str:
     """Return a model's class and settings as text, for a :class:`ModelCache` key.
 
     A default changed between versions then makes a new key, not a stale model.
@@ -372,7 +391,7 @@ def model_settings(model: Forecaster) -> str:
     return f"{type(model).__name__}{settings!r}"
 
 
-def readings_digest(history: pd.DataFrame) -> str:
+def _readings_digest(history: pd.DataFrame) -> str:
     """SHA-256 of a history's rows in order (every column, names included)."""
     digest = hashlib.sha256("\x1f".join(map(str, history.columns)).encode())
     digest.update(pd.util.hash_pandas_object(history, index=False).to_numpy().tobytes())
@@ -505,15 +524,14 @@ def forecast_meter(
         history, interval_s=interval_s, timezone=meter.timezone, as_of=origin
     )
     if model_file is None:
-        if cache is not None and save_to is None:
-            unfitted = fitted
-            settings = model_settings(unfitted)
-            key = (name, settings, meter.timezone, interval_s, steps, train_days, origin.value)
-            fitted = cache.get_or_fit(
-                (*key, readings_digest(history)), lambda: unfitted.fit(masked, as_of=origin)
-            )
-        else:
-            fitted.fit(masked, as_of=origin)
+        fitted = fit_cached(
+            cache if save_to is None else None,
+            fitted,
+            masked,
+            history=history,
+            as_of=origin,
+            context=(name, meter.timezone, interval_s, steps, train_days),
+        )
         if save_to is not None:
             save_model(fitted, save_to)
     own = masked[masked["meter_id"] == meter_id]
