@@ -83,7 +83,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,7 @@ class Dataset:
     name: str
     kind: str  # "building", "national", "regional", "aggregate" or "household"
     timezone: str
+    holidays: str  # the meters' calendar: ISO 3166-1 country or ISO 3166-2 region code
     history: pd.DataFrame  # meter_id, ts (UTC, interval start), energy_kwh, temp_c (optional)
     notes: tuple[str, ...] = field(default=())
 
@@ -166,6 +167,7 @@ def load_cnu(buildings: Sequence[str] = ("A06", "C14", "D18")) -> Dataset:
         "cnu",
         "building",
         "Asia/Seoul",
+        "KR",
         pd.concat(frames, ignore_index=True),
         ("energy [kWh per hour], KST naive interval start; temp_c = temperatures(C)",),
     )
@@ -184,6 +186,7 @@ def load_national() -> Dataset:
         "national",
         "national",
         "Asia/Seoul",
+        "KR",
         frame,
         ("load [MW] x 1 h x 1000 -> kWh per hour; temp_c = TA_C (KMA, mean of major stations)",),
     )
@@ -221,6 +224,7 @@ def load_jeju() -> Dataset:
         "jeju",
         "regional",
         "Asia/Seoul",
+        "KR",
         frame,
         (
             "raw_yearly 2013-2016 (float MWh; hour ending 1..24 -> interval start h-1 KST); "
@@ -283,7 +287,8 @@ def load_sgsc() -> Dataset:
         f"{short} hours left with one half-hour set missing; "
         "30-min kWh summed to UTC hours"
     )
-    return Dataset("sgsc", "household", "Australia/Sydney", frame, (note,))
+    # Ausgrid's trial homes are in New South Wales (PROVENANCE.md): NSW's days too
+    return Dataset("sgsc", "household", "Australia/Sydney", "AU-NSW", frame, (note,))
 
 
 def load_lcl_household() -> Dataset:
@@ -305,9 +310,9 @@ def load_lcl_household() -> Dataset:
     note = (
         f"naive Europe/London interval starts; {dropped} of {len(raw)} half-hour readings at "
         f"ambiguous or nonexistent times (DST changes) dropped; {short} hours left with one "
-        "half-hour missing; 30-min kWh summed to UTC hours; holidays 'GB' (UK-wide only)"
+        "half-hour missing; 30-min kWh summed to UTC hours"
     )
-    return Dataset("lcl", "household", "Europe/London", frame, (note,))
+    return Dataset("lcl", "household", "Europe/London", "GB-ENG", frame, (note,))
 
 
 def load_ampds() -> Dataset:
@@ -322,10 +327,10 @@ def load_ampds() -> Dataset:
     note = (
         "main meter M_E (house and rental suite) Wh / 1000 -> kWh per hour, TimeStamp = UTC "
         f"interval start; {int(kwh.isna().sum())} hours missing (the repeated hours of the "
-        f"autumn clock changes, one of each repeated local hour), {int((raw['M_E'] < 0).sum())} negative readings kept as read; "
-        "holidays 'CA' (national only)"
+        f"autumn clock changes, one of each repeated local hour), {int((raw['M_E'] < 0).sum())} negative readings kept as read"
     )
-    return Dataset("ampds", "household", "America/Vancouver", frame, (note,))
+    # the house is in Burnaby, British Columbia (PROVENANCE.md): BC's days too
+    return Dataset("ampds", "household", "America/Vancouver", "CA-BC", frame, (note,))
 
 
 def load_lcl_aggregate() -> Dataset:
@@ -349,9 +354,9 @@ def load_lcl_aggregate() -> Dataset:
         "mean_all [kWh per home per half hour] summed to UTC hours (the homes counted vary "
         f"from about 350 to 860); {dropped} half-hours at DST changes dropped; temp_c = "
         "Temperature (London City Airport) averaged to hours; the trial's price events are "
-        "not given to any model; holidays 'GB'"
+        "not given to any model"
     )
-    return Dataset("lcl-dtou", "aggregate", "Europe/London", frame, (note,))
+    return Dataset("lcl-dtou", "aggregate", "Europe/London", "GB-ENG", frame, (note,))
 
 
 def load_held_out() -> list[Dataset]:
@@ -402,7 +407,7 @@ def prepare(dataset: Dataset) -> Dataset:
         f"{meter}'s data end (last reading, or the start of the zero/missing run in which its "
         "trailing 7 days turn over half zero or missing for good)"
     )
-    return Dataset(dataset.name, dataset.kind, dataset.timezone, kept, (*dataset.notes, note))
+    return replace(dataset, history=kept, notes=(*dataset.notes, note))
 
 
 def load_datasets(*, quick: bool = False) -> list[Dataset]:
@@ -465,7 +470,11 @@ class Masked:
 
 
 def our_models(
-    timezone: str, *, only: Sequence[str] | None = None, horizon: int = HORIZON_H
+    timezone: str,
+    holidays: str | None,
+    *,
+    only: Sequence[str] | None = None,
+    horizon: int = HORIZON_H,
 ) -> dict[str, Callable[[], Any]]:
     """Factories of our models; the baselines wrapped in :class:`Masked`.
 
@@ -475,19 +484,17 @@ def our_models(
     from bitgoeul.forecast.baselines import PersistenceEnsemble, SeasonalNaive
     from bitgoeul.forecast.gbm import LightGBMForecaster
     from bitgoeul.forecast.hybrid import HybridForecaster, torch_available
-    from bitgoeul.forecast.series import country_of_zone
 
-    country = country_of_zone(timezone)
     gbm = {**GBM_KWARGS, "max_horizon": horizon}
     raw: dict[str, Callable[[], Any]] = {
         "seasonal_naive_day": lambda: SeasonalNaive(season="day"),
         "seasonal_naive_week": lambda: SeasonalNaive(season="week"),
         "persistence_ensemble": lambda: PersistenceEnsemble(),
-        OURS: lambda: LightGBMForecaster(timezone=timezone, holidays_country=country, **gbm),
+        OURS: lambda: LightGBMForecaster(timezone=timezone, holidays_country=holidays, **gbm),
     }
     if torch_available():
         raw[HYBRID] = lambda: HybridForecaster(
-            timezone=timezone, holidays_country=country, **gbm, **HYBRID_KWARGS
+            timezone=timezone, holidays_country=holidays, **gbm, **HYBRID_KWARGS
         )
     names = list(raw) if only is None else [m for m in raw if m in only]
     return {
@@ -520,7 +527,9 @@ def run_ours(
 
     history = dataset.history
     frames, seconds = [], {}
-    for name, make in our_models(dataset.timezone, only=only, horizon=horizon).items():
+    for name, make in our_models(
+        dataset.timezone, dataset.holidays, only=only, horizon=horizon
+    ).items():
         if name in LEARNED:
             every, days = refit_every, OUR_TRAIN_DAYS + READ_MARGIN_D
         else:
@@ -1160,7 +1169,7 @@ def our_config(horizon: int = HORIZON_H) -> dict[str, str]:
     hybrid = ", ".join(f"{k}={v!r}" for k, v in HYBRID_KWARGS.items())
     return {
         "lightgbm": (
-            "LightGBMForecaster(timezone=<zone>, holidays_country=<zone's country, below>, "
+            "LightGBMForecaster(timezone=<zone>, holidays_country=<the dataset's calendar, below>, "
             f"{kwargs}), other "
             f"arguments default; fed the last {OUR_TRAIN_DAYS} + {READ_MARGIN_D} days"
         ),
@@ -1195,8 +1204,6 @@ CAVEATS = (
 
 def goal_notes(datasets: Sequence[Dataset]) -> list[str]:
     """What each goal pools over in this run, and the holidays each dataset got."""
-    from bitgoeul.forecast.series import country_of_zone
-
     count = Counter(d.kind for d in datasets for _ in d.history["meter_id"].unique())
     outside = [d.name for d in datasets if d.kind not in ("building", "national", "household")]
     big = count["building"] + count["national"]
@@ -1210,10 +1217,10 @@ def goal_notes(datasets: Sequence[Dataset]) -> list[str]:
         + (f"; {', '.join(outside)} shown but outside it" if outside else "")
         + f". Goal (c) is the mean over the {count['household']} households of NRMSE(ours) / "
         "NRMSE(persistence ensemble). Goal (d) pools every forecast hour of every series.",
-        "Holidays: "
-        + ", ".join(f"{d.name} {country_of_zone(d.timezone) or 'none'}" for d in datasets)
-        + " (the `holidays` package's national days, no state or nation days such as NSW's "
-        "or England's own).",
+        "Holidays (the `holidays` package's calendar of the meters' country, or of their "
+        "region where it has days of its own): "
+        + ", ".join(f"{d.name} {d.holidays}" for d in datasets)
+        + ".",
     ]
 
 
@@ -1257,13 +1264,11 @@ def run_cycle_end(
     from bitgoeul.analytics.cycle_forecast import ProfileLevelForecaster, forecast_cycle_energy
     from bitgoeul.analytics.cycles import billing_cycles
     from bitgoeul.forecast.cycle import ModelCycleForecaster
-    from bitgoeul.forecast.series import country_of_zone
 
     rows: list[dict[str, Any]] = []
     fit_s = 0.0
     for dataset in datasets:
         tz = dataset.timezone
-        country = country_of_zone(tz)
         meters = sorted(map(str, dataset.history["meter_id"].unique()))
         daily = {m: daily_energy(dataset.history, m, tz) for m in meters}
         first = max(s.index[0] for s in daily.values()) + dt.timedelta(hours=WARMUP_H // 24)
@@ -1279,14 +1284,16 @@ def run_cycle_end(
                 history = dataset.history
                 reads = history[(history["ts"] >= lo) & (history["ts"] < as_of)]
                 t0 = time.perf_counter()
-                model = our_models(tz, only=[OURS], horizon=CYCLE_HORIZON_H)[OURS]()
+                model = our_models(tz, dataset.holidays, only=[OURS], horizon=CYCLE_HORIZON_H)[
+                    OURS
+                ]()
                 model.fit(reads, as_of=as_of)
                 fit_s += time.perf_counter() - t0
                 for meter in meters:
                     inside = daily[meter].loc[cycle.start : cycle.end]
                     if len(inside) != cycle.days or inside.isna().any():
                         continue
-                    fallback = ProfileLevelForecaster(holidays_country=country)
+                    fallback = ProfileLevelForecaster(holidays_country=dataset.holidays)
                     plug = ModelCycleForecaster(
                         model, reads, meter_id=meter, timezone=tz, fallback=fallback
                     )

@@ -45,6 +45,16 @@ def test_classify_days_knows_lunar_and_substitute_holidays() -> None:
 def test_classify_days_refuses_unknown_country() -> None:
     with pytest.raises(ValueError, match="country"):
         classify_days([dt.date(2025, 1, 1)], country="XX")
+    with pytest.raises(ValueError, match="'GB-XYZ'"):
+        classify_days([dt.date(2025, 1, 1)], country="GB-XYZ")
+
+
+def test_classify_days_takes_a_regions_calendar() -> None:
+    # Easter Monday and the late summer bank holiday are England's, not Scotland's
+    days = [dt.date(2013, 4, 1), dt.date(2013, 8, 26)]
+    assert classify_days(days, country="GB-ENG") == ["holiday", "holiday"]
+    assert classify_days(days, country="GB-SCT") == ["weekday", "weekday"]
+    assert classify_days(days, country="GB") == ["weekday", "weekday"]
 
 
 def test_load_profile_separates_day_types_in_local_time() -> None:

@@ -147,6 +147,7 @@ def test_predict_refuses_what_the_model_was_not_fitted_for() -> None:
         ({"mask_codes": ("spikes",)}, "unknown issue code"),
         ({"timezone": "Mars/Olympus"}, "time zone"),
         ({"holidays_country": "XX"}, "no calendar"),
+        ({"holidays_country": "AU-XX"}, "'AU-XX'"),
         ({"point_objective": "mae"}, "point_objective"),
         ({"point_models": 0}, "point_models"),
         ({"meter_feature": "yes"}, "meter_feature"),

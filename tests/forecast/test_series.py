@@ -83,6 +83,20 @@ def test_calendar_without_a_country_has_no_holidays() -> None:
     assert int(cal.day_type[0]) == 0
 
 
+def test_a_region_code_adds_the_regions_own_holidays_to_the_calendar() -> None:
+    sydney = "Australia/Sydney"
+    start = pd.Timestamp("2013-10-06", tz=sydney).tz_convert("UTC")  # Sun 6, Mon 7 (Labour Day)
+    nsw = grid_calendar(start, 47, 3600, timezone=sydney, country="AU-NSW")
+    national = grid_calendar(start, 47, 3600, timezone=sydney, country="AU")
+    # 6 October 2013 is 23 hours long in Sydney (daylight saving starts)
+    local = pd.date_range(start, periods=47, freq="h").tz_convert(sydney)
+    labour_day = np.asarray(local.day == 7)
+    assert labour_day.sum() == 24
+    assert (nsw.is_holiday == labour_day).all()
+    assert not national.is_holiday.any()  # NSW's day (and some states'), not Australia's
+    assert (nsw.day_type[labour_day] == 2).all() and (national.day_type[labour_day] == 0).all()
+
+
 def test_to_grids_reads_nothing_at_or_after_as_of() -> None:
     ts = pd.date_range("2025-01-01", periods=10, freq="h", tz="UTC")
     history = pd.DataFrame({"meter_id": "m", "ts": ts, "energy_kwh": np.arange(10.0)})

@@ -163,8 +163,9 @@ class ProfileLevelForecaster:
     Parameters
     ----------
     holidays_country : str or None, default 'KR'
-        ISO 3166-1 alpha-2 code whose public holidays count as Sundays;
-        None for none.
+        Code whose public holidays count as Sundays (a country or region
+        code, as in :func:`bitgoeul.analytics.profile.holiday_dates`); None
+        for none.
     factor_days : int, default 56
         Measured days the day-type factors rest on [d].
     level_days : int, default 7

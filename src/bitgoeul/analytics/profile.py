@@ -35,6 +35,7 @@ __all__ = [
     "DemandPeak",
     "PeakDemand",
     "classify_days",
+    "holiday_dates",
     "load_profile",
     "peak_demand",
 ]
@@ -58,6 +59,37 @@ _PROFILE_COLUMNS = [
 ]
 
 
+def holiday_dates(country: str | None, years: range) -> set[dt.date]:
+    """Return the public holidays of ``country`` in ``years`` (empty set for None).
+
+    ``country`` is an ISO 3166-1 alpha-2 code (``'KR'``: the national
+    calendar) or an ISO 3166-2 subdivision code (``'AU-NSW'``, ``'GB-ENG'``:
+    the national days and the region's own), as the ``holidays`` package
+    knows them.
+
+    Examples
+    --------
+    >>> dt.date(2022, 2, 1) in holiday_dates("KR", range(2022, 2023))  # Seollal
+    True
+    >>> dt.date(2013, 10, 7) in holiday_dates("AU-NSW", range(2013, 2014))  # Labour Day, NSW
+    True
+    >>> dt.date(2013, 10, 7) in holiday_dates("AU", range(2013, 2014))
+    False
+    """
+    if country is None:
+        return set()
+    code, _, subdivision = country.partition("-")
+    try:
+        calendar = holidays.country_holidays(code, subdiv=subdivision or None, years=list(years))
+    except NotImplementedError as exc:
+        raise ValueError(
+            f"the holidays package has no calendar for country or region {country!r}: use an "
+            "ISO 3166-1 alpha-2 code such as 'KR', an ISO 3166-2 subdivision code such as "
+            "'AU-NSW', or None for no holidays"
+        ) from exc
+    return set(calendar.keys())
+
+
 def classify_days(days: Iterable[dt.date], *, country: str = "KR") -> list[DayType]:
     """Return the day type of each local date: 'holiday', 'weekend' or 'weekday'.
 
@@ -66,7 +98,8 @@ def classify_days(days: Iterable[dt.date], *, country: str = "KR") -> list[DayTy
     days : iterable of datetime.date
         Local calendar dates.
     country : str, default 'KR'
-        ISO 3166-1 alpha-2 code for ``holidays.country_holidays``.
+        Code of the public holidays: ISO 3166-1 alpha-2, or ISO 3166-2 for a
+        region's calendar (:func:`holiday_dates`).
 
     Returns
     -------
@@ -80,14 +113,11 @@ def classify_days(days: Iterable[dt.date], *, country: str = "KR") -> list[DayTy
     ['holiday', 'weekend', 'weekday']
     """
     dates = list(days)
-    years = sorted({d.year for d in dates})
-    try:
-        calendar = holidays.country_holidays(country, years=years)
-    except NotImplementedError as exc:
-        raise ValueError(
-            f"the holidays package has no calendar for country {country!r}: use an ISO 3166-1 "
-            "alpha-2 code such as 'KR'"
-        ) from exc
+    calendar = (
+        holiday_dates(country, range(min(d.year for d in dates), max(d.year for d in dates) + 1))
+        if dates
+        else set()
+    )
     out: list[DayType] = []
     for d in dates:
         if d in calendar:
@@ -116,7 +146,8 @@ def load_profile(
     timezone : str
         Meter's IANA zone; slots and day types are local.
     country : str, default 'KR'
-        Country whose public holidays make the 'holiday' day type.
+        Calendar whose public holidays make the 'holiday' day type (a country
+        or region code, as in :func:`holiday_dates`).
     interval_s : int, optional
         Nominal interval [s]; inferred from the timestamps when omitted.
 

@@ -216,8 +216,9 @@ class LightGBMForecaster:
     max_horizon : int, default 168
         Longest lead learnt [intervals]; ``predict`` refuses more.
     holidays_country : str or None, default 'KR'
-        ISO 3166-1 alpha-2 code of the public holidays (for Korea: Seollal
-        and Chuseok, substitute and election days); None for none.
+        Code of the public holidays (for Korea: Seollal and Chuseok,
+        substitute and election days): ISO 3166-1 alpha-2, or ISO 3166-2 for
+        a region's own days too (``'AU-NSW'``); None for none.
     timezone : str, default 'Asia/Seoul'
         IANA zone of the meters: local hours, weekdays and days.
     train_days : int, default 365

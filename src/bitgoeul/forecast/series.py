@@ -17,11 +17,11 @@ import importlib.resources
 import itertools
 from dataclasses import dataclass
 
-import holidays
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from bitgoeul.analytics.profile import holiday_dates
 from bitgoeul.analytics.quality import infer_interval_s
 from bitgoeul.model import check_timezone
 
@@ -251,26 +251,6 @@ def to_grids(
     return grids
 
 
-def holiday_dates(country: str | None, years: range) -> set[dt.date]:
-    """Return the public holidays of ``country`` in ``years`` (empty set for None).
-
-    Examples
-    --------
-    >>> dt.date(2022, 2, 1) in holiday_dates("KR", range(2022, 2023))  # Seollal
-    True
-    """
-    if country is None:
-        return set()
-    try:
-        calendar = holidays.country_holidays(country, years=list(years))
-    except NotImplementedError as exc:
-        raise ValueError(
-            f"the holidays package has no calendar for country {country!r}: use an ISO 3166-1 "
-            "alpha-2 code such as 'KR', or None for no holidays"
-        ) from exc
-    return set(calendar.keys())
-
-
 @functools.cache
 def _zone_countries() -> dict[str, str]:
     """IANA zone -> ISO 3166-1 country code, from the tz database's ``zone.tab`` (tzdata)."""
@@ -324,7 +304,8 @@ def grid_calendar(
     timezone : str
         IANA zone of the meters (local days, hours and holidays).
     country : str or None
-        ISO 3166-1 alpha-2 code of the public holidays; None for none.
+        Code of the public holidays (ISO 3166-1 alpha-2, or ISO 3166-2 for a
+        region's calendar, as in :func:`holiday_dates`); None for none.
 
     Returns
     -------
