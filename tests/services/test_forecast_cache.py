@@ -155,6 +155,34 @@ def test_the_model_folder_keeps_the_most_recently_used_files(
     store.close()
 
 
+def test_the_model_folder_keeps_to_its_size_but_always_keeps_the_new_model(
+    store_path: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "models"
+    store = open_store(store_path)
+    options = {**OPTIONS, "model": "seasonal-naive-day"}
+    days = ["2022-02-20T00:00", "2022-02-21T00:00", "2022-02-22T00:00", "2022-02-23T00:00"]
+    paths: list[Path] = []
+    for day, cap in zip(days, [10**9, 10**9, 10**9, None], strict=True):
+        if cap is None:  # room for the new file and the newest old one, not for two old ones
+            newest, older = paths[-1].stat().st_size, paths[-2].stat().st_size
+            cap = 2 * newest + older // 2
+        before = set(folder.glob("*.zip"))
+        cache = ModelCache(directory=folder, max_bytes=cap)
+        forecast_meter(store, "C14", cache=cache, **{**options, "as_of": day})
+        (written,) = set(folder.glob("*.zip")) - before
+        paths.append(written)
+        time.sleep(0.05)  # distinct modification times
+    assert [p.exists() for p in paths] == [False, False, True, True]
+    forecast_meter(
+        store, "C14", cache=ModelCache(directory=folder, max_bytes=1), **{**options, "as_of": AS_OF}
+    )
+    assert len(list(folder.glob("*.zip"))) == 1  # the one just written, though over the size
+    with pytest.raises(ValueError, match="max_bytes"):
+        ModelCache(directory=folder, max_bytes=0)
+    store.close()
+
+
 def test_a_folder_that_cannot_be_written_costs_only_the_saving(
     store_path: str, tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ service that forecasts each of them fits it once instead of once per meter.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -251,6 +252,9 @@ class ModelCache:
         Folder of model files shared between processes (created when needed).
     files : int, default 32
         Model files kept in ``directory`` [count]; the least recently used go first.
+    max_bytes : int, default 512 MiB
+        Total size of the model files kept in ``directory`` [bytes]; the least
+        recently used go first, but the model just written always stays.
     """
 
     def __init__(
@@ -259,13 +263,15 @@ class ModelCache:
         *,
         directory: str | os.PathLike[str] | None = None,
         files: int = 32,
+        max_bytes: int = 512 * 2**20,
     ) -> None:
-        for name, value in (("size", size), ("files", files)):
+        for name, value in (("size", size), ("files", files), ("max_bytes", max_bytes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         self.size = size
         self.directory = None if directory is None else Path(directory)
         self.files = files
+        self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
         self.loaded = 0
@@ -340,11 +346,25 @@ class ModelCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             save_model(model, path)
-            kept = sorted(path.parent.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in kept[self.files :]:
-                old.unlink(missing_ok=True)
         except (OSError, TypeError):  # unwritable folder, or a model class with no file format
             return
+        self._prune(keep=path)
+
+    def _prune(self, *, keep: Path) -> None:
+        """Delete the least recently used files beyond ``files`` or ``max_bytes``."""
+        found = []
+        for file in keep.parent.glob("*.zip"):
+            try:
+                stat = file.stat()
+            except OSError:  # another process pruned it first
+                continue
+            found.append((file != keep, -stat.st_mtime, stat.st_size, file))
+        total = 0
+        for rank, (_, _, size, file) in enumerate(sorted(found)):
+            total += size
+            if rank > 0 and (rank >= self.files or total > self.max_bytes):
+                with contextlib.suppress(OSError):  # in use elsewhere: pruned next time
+                    file.unlink(missing_ok=True)
 
 
 def default_model_dir() -> Path:
