@@ -13,10 +13,11 @@ import pytest
 from bitgoeul.forecast.baselines import SeasonalNaive
 from bitgoeul.services import ingest_frame
 from bitgoeul.services.forecast import ModelCache, forecast_meter
-from bitgoeul.store import open_store
+from bitgoeul.store import MeterStore, open_store
 
 AS_OF = "2022-03-01T00:00"
 OPTIONS = {"as_of": AS_OF, "horizon": "24h", "train_days": 60}
+DAYS = ["2022-02-20T00:00", "2022-02-21T00:00", "2022-02-22T00:00"]  # three models, in order
 
 
 @pytest.fixture
@@ -133,22 +134,24 @@ def test_a_damaged_model_file_is_fitted_again_and_replaced(store_path: str, tmp_
     store.close()
 
 
+def save_day(store: MeterStore, folder: Path, day: str, **limits: int) -> Path:
+    """Forecast C14 as of ``day`` through a new cache on ``folder``; return the file it wrote."""
+    before = set(folder.glob("*.zip"))
+    cache = ModelCache(directory=folder, **limits)
+    forecast_meter(
+        store, "C14", cache=cache, **{**OPTIONS, "model": "seasonal-naive-day", "as_of": day}
+    )
+    (written,) = set(folder.glob("*.zip")) - before
+    time.sleep(0.05)  # distinct modification times
+    return written
+
+
 def test_the_model_folder_keeps_the_most_recently_used_files(
     store_path: str, tmp_path: Path
 ) -> None:
     folder = tmp_path / "models"
     store = open_store(store_path)
-    options = {**OPTIONS, "model": "seasonal-naive-day"}
-    days = ["2022-02-20T00:00", "2022-02-21T00:00", "2022-02-22T00:00"]
-    paths: list[Path] = []
-    for day in days:
-        before = set(folder.glob("*.zip"))
-        forecast_meter(
-            store, "C14", cache=ModelCache(directory=folder, files=2), **{**options, "as_of": day}
-        )
-        (written,) = set(folder.glob("*.zip")) - before  # this day's model
-        paths.append(written)
-        time.sleep(0.05)  # distinct modification times
+    paths = [save_day(store, folder, day, files=2) for day in DAYS]
     assert [p.exists() for p in paths] == [False, True, True]
     with pytest.raises(ValueError, match="files"):
         ModelCache(directory=folder, files=0)
@@ -160,23 +163,12 @@ def test_the_model_folder_keeps_to_its_size_but_always_keeps_the_new_model(
 ) -> None:
     folder = tmp_path / "models"
     store = open_store(store_path)
-    options = {**OPTIONS, "model": "seasonal-naive-day"}
-    days = ["2022-02-20T00:00", "2022-02-21T00:00", "2022-02-22T00:00", "2022-02-23T00:00"]
-    paths: list[Path] = []
-    for day, cap in zip(days, [10**9, 10**9, 10**9, None], strict=True):
-        if cap is None:  # room for the new file and the newest old one, not for two old ones
-            newest, older = paths[-1].stat().st_size, paths[-2].stat().st_size
-            cap = 2 * newest + older // 2
-        before = set(folder.glob("*.zip"))
-        cache = ModelCache(directory=folder, max_bytes=cap)
-        forecast_meter(store, "C14", cache=cache, **{**options, "as_of": day})
-        (written,) = set(folder.glob("*.zip")) - before
-        paths.append(written)
-        time.sleep(0.05)  # distinct modification times
+    paths = [save_day(store, folder, day, max_bytes=10**9) for day in DAYS]
+    # room for the new file and the newest old one, not for two old ones
+    cap = 2 * paths[-1].stat().st_size + paths[-2].stat().st_size // 2
+    paths.append(save_day(store, folder, "2022-02-23T00:00", max_bytes=cap))
     assert [p.exists() for p in paths] == [False, False, True, True]
-    forecast_meter(
-        store, "C14", cache=ModelCache(directory=folder, max_bytes=1), **{**options, "as_of": AS_OF}
-    )
+    save_day(store, folder, AS_OF, max_bytes=1)
     assert len(list(folder.glob("*.zip"))) == 1  # the one just written, though over the size
     with pytest.raises(ValueError, match="max_bytes"):
         ModelCache(directory=folder, max_bytes=0)
