@@ -21,6 +21,12 @@ Run (repository root)::
     .venv/bin/python benchmarks/tune_forecast.py --name second-set --shift 10
     .venv/bin/python benchmarks/tune_forecast.py --name homes-vs-peers --sets sgsc --peers
     .venv/bin/python benchmarks/tune_forecast.py --name hybrid --model lightgbm+mlp --sets sgsc
+    .venv/bin/python benchmarks/tune_forecast.py --name week --horizon 168 --origins 20
+
+With ``--horizon 168`` the forecasts are a week long, the model's ``max_horizon`` is set to
+match, and the origins are the week-ahead benchmark's way of choosing them (spread so that a
+week of data follows each), moved and thinned the same way; none is a week-ahead benchmark
+origin (``bench_forecast.py --horizon 168 --origins 8``).
 """
 
 from __future__ import annotations
@@ -43,13 +49,20 @@ OUT = Path(__file__).resolve().parent / "_data" / "tuning"
 SHIFT_D = 5  # the tuning origins are the 20 chosen days moved this many days later
 
 
-def tuning_origins(dataset: bf.Dataset, n: int, shift_days: int = SHIFT_D) -> list[pd.Timestamp]:
+WEEK_BENCH_ORIGINS = 8  # origins of the week-ahead benchmark run (docs/benchmarks.md)
+
+
+def tuning_origins(
+    dataset: bf.Dataset, n: int, shift_days: int = SHIFT_D, *, horizon: int = bf.HORIZON_H
+) -> list[pd.Timestamp]:
     """``n`` origins moved ``shift_days`` later, none of them a benchmark origin."""
     bench = set(bf.choose_origins(dataset, 30))
+    if horizon != bf.HORIZON_H:
+        bench |= set(bf.choose_origins(dataset, WEEK_BENCH_ORIGINS, horizon=horizon))
     last = dataset.history["ts"].max()
     shift = pd.Timedelta(days=shift_days)
-    moved = [o + shift for o in bf.choose_origins(dataset, n)]
-    return [o for o in moved if o not in bench and o + pd.Timedelta(hours=bf.HORIZON_H) <= last]
+    moved = [o + shift for o in bf.choose_origins(dataset, n, horizon=horizon)]
+    return [o for o in moved if o not in bench and o + pd.Timedelta(hours=horizon) <= last]
 
 
 def cached(path: Path, run: Callable[[], pd.DataFrame]) -> pd.DataFrame:
@@ -70,6 +83,7 @@ def score(
     *,
     peers: bool = False,
     model: str = bf.OURS,
+    horizon: int = bf.HORIZON_H,
 ) -> list[dict[str, Any]]:
     """Backtest the baselines and peers (cached) and our model on one dataset's tuning origins."""
     loaders = {
@@ -79,21 +93,22 @@ def score(
         "sgsc": bf.load_sgsc,
     }
     dataset = bf.prepare(loaders[name]())
-    origins = tuning_origins(dataset, n, shift_days)
-    key = f"{name}_{n}_shift{shift_days}"
+    origins = tuning_origins(dataset, n, shift_days, horizon=horizon)
+    key = f"{name}_{n}_shift{shift_days}" + ("" if horizon == bf.HORIZON_H else f"_h{horizon}")
     frames = [
         cached(
             out / f"baselines_{key}.pkl",
-            lambda: bf.run_ours(dataset, origins, only=bf.BASELINES)[0],
+            lambda: bf.run_ours(dataset, origins, only=bf.BASELINES, horizon=horizon)[0],
         )
     ]
     if peers:
         found = cached(
-            out / f"peers_{key}.pkl", lambda: bf.run_peers(dataset, origins, masked=False)[0]
+            out / f"peers_{key}.pkl",
+            lambda: bf.run_peers(dataset, origins, masked=False, horizon=horizon)[0],
         )
         frames.append(bf.attach_actuals(found, dataset.history))
     t0 = time.perf_counter()
-    ours, _ = bf.run_ours(dataset, origins, only=[model])
+    ours, _ = bf.run_ours(dataset, origins, only=[model], horizon=horizon)
     seconds = time.perf_counter() - t0
     forecasts = pd.concat([*frames, ours], ignore_index=True)
     scores = bf.add_ratios(bf.score_models(forecasts, dataset.history))
@@ -134,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         help="days the origins are moved (another value: a second, disjoint tuning set)",
     )
     parser.add_argument("--peers", action="store_true", help="also score the peers (goal (a))")
+    parser.add_argument(
+        "--horizon", type=int, default=bf.HORIZON_H, help="hours forecast (168: week-ahead)"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     bf.GBM_KWARGS.update(json.loads(args.kw))
@@ -152,13 +170,19 @@ def main(argv: list[str] | None = None) -> int:
         row
         for name in args.sets.split(",")
         for row in score(
-            name, args.origins, args.out, args.shift, peers=args.peers, model=args.model
+            name,
+            args.origins,
+            args.out,
+            args.shift,
+            peers=args.peers,
+            model=args.model,
+            horizon=args.horizon,
         )
     ]
     table = pd.DataFrame(rows)
     print(
         f"\n{args.name}: --model {args.model} --kw {args.kw} --extra {args.extra} "
-        f"--shift {args.shift}"
+        f"--shift {args.shift} --horizon {args.horizon}"
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     big = table[table["kind"].isin(["building", "national"])]
