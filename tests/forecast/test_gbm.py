@@ -291,3 +291,41 @@ def test_boosting_from_the_base_fits_and_forecasts_through_gaps() -> None:
     out = small_model().fit(gappy, as_of=as_of).predict(gappy, as_of=as_of, horizon=24)
     values = out[["p10_kwh", "p50_kwh", "p90_kwh"]].to_numpy()
     assert len(out) == 48 and np.isfinite(values).all() and (values > 0).all()
+
+
+def test_width_calibration_widens_the_band_where_the_shifts_would_move_it() -> None:
+    # residuals of 1,000 replayed rows (y minus each level's forecast), all biased upwards:
+    # the actuals ran above the forecasts, as after a cold spell the boosters had not seen
+    rng = np.random.default_rng(3)
+    truth = rng.normal(0.3, 1.0, 1000)
+    residual = np.column_stack([truth + 1.28, truth, truth - 1.28])  # P10, P50, P90 of N(0, 1)
+    block = np.zeros(1000, dtype=np.int64)
+    shifts = small_model(calibration="band")._corrections(residual, block, 1, None)
+    width = small_model(calibration="width")._corrections(residual, block, 1, None)
+    assert shifts[0, 0] > 0 and shifts[2, 0] > 0  # 'band' moves both levels up
+    assert width[0, 0] == pytest.approx(-width[2, 0])  # 'width' moves them apart, evenly
+    assert width[2, 0] > 0
+    low = -residual[:, 0] <= -width[0, 0]  # y >= P10 - w
+    high = residual[:, 2] <= width[2, 0]  # y <= P90 + w
+    assert abs(np.mean(low & high) - 0.8) <= 0.002  # the nominal share of the replayed rows
+    # too few rows in a lead day: the fallback stays
+    fallback = np.array([[-0.5], [0.0], [0.5]])
+    few = small_model(calibration="width")._corrections(residual[:5], block[:5], 1, fallback)
+    np.testing.assert_array_equal(few, fallback)
+
+
+def test_width_calibration_fits_a_symmetric_band_and_ordered_forecasts() -> None:
+    model = small_model(calibration="width").fit(HISTORY, as_of=AS_OF)
+    for table in [model.corrections_, *model.meter_corrections_.values()]:
+        np.testing.assert_allclose(table[0], -table[2])
+        np.testing.assert_array_equal(table[1], 0.0)
+    assert np.abs(model.corrections_).max() > 0
+    out = model.predict(HISTORY, as_of=AS_OF, horizon=24)
+    assert (out["p10_kwh"] <= out["p50_kwh"]).all() and (out["p50_kwh"] <= out["p90_kwh"]).all()
+    # the boosters are the same as with each level's own shift: only the corrections differ
+    shifted = small_model(calibration="band").fit(HISTORY, as_of=AS_OF)
+    for level, boosters in model.boosters_.items():
+        assert [b.model_to_string() for b in boosters] == [
+            b.model_to_string() for b in shifted.boosters_[level]
+        ]
+    assert not np.allclose(model.corrections_, shifted.corrections_)
