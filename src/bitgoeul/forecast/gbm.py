@@ -62,8 +62,8 @@ Band calibration
     last ``calibration_days`` and replayed on those days (data the fit did
     not see). With ``calibration='width'`` (the default) P10 and P90 are
     moved apart, or together, by one amount per meter and lead day: the
-    amount that makes the band hold 80 % of the replayed residuals
-    (conformalized quantile regression). The boosters are then refitted on
+    amount that makes the band hold its nominal share of the replayed
+    actuals, 80 % for P10-P90 (conformalized quantile regression). The boosters are then refitted on
     every origin (``calibration_refit``), and the corrections are added to
     their forecasts. The earlier ``'band'`` shifted each level by its own
     residual quantile; when the replayed four weeks ran above or below the
