@@ -63,14 +63,15 @@ Band calibration
     not see). With ``calibration='width'`` (the default) P10 and P90 are
     moved apart, or together, by one amount per meter and lead day: the
     amount that makes the band hold its nominal share of the replayed
-    actuals, 80 % for P10-P90 (conformalized quantile regression). The boosters are then refitted on
-    every origin (``calibration_refit``), and the corrections are added to
-    their forecasts. The earlier ``'band'`` shifted each level by its own
-    residual quantile; when the replayed four weeks ran above or below the
-    forecasts (a cold spell, a vacation week), that moved the whole band
-    with them instead of widening it, and a week ahead the band held only
-    68-73 % of the actuals on two sets of tuning origins of the Korean series (about 80 %
-    with 'width'; ``docs/benchmarks.md``).
+    actuals, 80 % for P10-P90 (conformalized quantile regression). The
+    boosters are then refitted on every origin (``calibration_refit``),
+    and the corrections are added to their forecasts. The earlier
+    ``'band'`` shifted each level by its own residual quantile; when the
+    replayed four weeks ran above or below the forecasts (a cold spell, a
+    vacation week), that moved the whole band with them instead of
+    widening it, and a week ahead the band held only 68-73 % of the
+    actuals on two sets of tuning origins of the Korean series (about
+    80 % with 'width'; ``docs/benchmarks.md``).
 Determinism
     Fixed seed, ``deterministic=True``, ``force_col_wise=True`` and a fixed
     ``num_threads``: the same data give the same model on the same machine.
@@ -711,21 +712,19 @@ class LightGBMForecaster:
         """
         levels = np.asarray(self.quantiles)
         out = np.zeros((levels.size, n_blocks)) if fallback is None else fallback.copy()
-        pairs = (
-            [
-                (j, int(np.flatnonzero(np.isclose(levels, 1.0 - q))[0]))
-                for j, q in enumerate(levels)
-                if q < 0.5 and np.isclose(levels, 1.0 - q).any()
-            ]
-            if self.calibration == "width"
-            else []
-        )
+        pairs: list[tuple[int, int]] = []
+        if self.calibration == "width":
+            for low, q in enumerate(levels[levels < 0.5]):  # a prefix: levels increase
+                partner = np.flatnonzero(np.isclose(levels, 1.0 - q))
+                if partner.size:
+                    pairs.append((low, int(partner[0])))
+        alone = [j for j in range(levels.size) if not any(j in pair for pair in pairs)]
         for b in range(n_blocks):
             rows = block == b
             if np.count_nonzero(rows) < self.min_calibration:
                 continue
-            for j, q in enumerate(levels):
-                out[j, b] = np.quantile(residual[rows, j], q)
+            for j in alone:
+                out[j, b] = np.quantile(residual[rows, j], levels[j])
             for low, high in pairs:
                 outside = np.maximum(-residual[rows, low], residual[rows, high])
                 width = float(np.quantile(outside, levels[high] - levels[low]))
