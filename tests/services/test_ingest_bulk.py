@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from bitgoeul.errors import ConflictError, IngestError
+from bitgoeul.ingest.csv import CsvOptions
 from bitgoeul.services import ingest_file
 from bitgoeul.store import DuckDBStore, open_store
 from bitgoeul.synthetic import generate_readings, write_csv, write_parquet
@@ -169,3 +170,39 @@ def test_order_check_streams_in_chunks_across_meter_boundaries(
     for f in ("bulk.duckdb", "parser.duckdb"):
         (tmp_path / f).unlink()
     assert ingest_both(tmp_path, [bad]) == [("back.csv", "parser")]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_meter_id_no_meter_may_have_is_named_by_line(
+    tmp_path: Path, store: DuckDBStore, suffix: str
+) -> None:
+    # every value is well formed, so only the meter id can send the file back to the parser
+    ids = ["m1", "m[/b]"]
+    ts = [
+        dt.datetime(2025, 8, 1, 0, 0, tzinfo=dt.UTC),
+        dt.datetime(2025, 8, 1, 0, 15, tzinfo=dt.UTC),
+    ]
+    path = tmp_path / f"bad{suffix}"
+    if suffix == ".csv":
+        rows = "".join(f"{m},{t.isoformat()},1\n" for m, t in zip(ids, ts, strict=True))
+        path.write_text(HEADER + rows, encoding="utf-8")
+        line = 3
+    else:
+        import pyarrow.parquet as pq
+
+        table = pa.table(
+            {
+                "meter_id": ids,
+                "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+                "energy_kwh": [1.0, 1.0],
+            }
+        )
+        pq.write_table(table, path)
+        line = 2  # rows, not text lines, are counted in a Parquet file
+    with pytest.raises(IngestError) as info:
+        ingest_file(path, store)
+    assert (info.value.line, info.value.field) == (line, "meter_id")
+    assert "'m[/b]' is not a valid meter id" in str(info.value)
+    assert store.list_meters() == []
+    report = ingest_file(path, store, csv=CsvOptions(skip_bad_rows=True))
+    assert report.meters_created == ["m1"] and [r.line for r in report.rejected] == [line]

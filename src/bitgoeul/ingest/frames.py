@@ -25,6 +25,7 @@ from bitgoeul.ingest.csv import (
     _parse_timestamps,
     _RowErrors,
     _unit_from_name,
+    _valid_id,
     _zones_for,
 )
 from bitgoeul.ingest.source import ParsedSource
@@ -128,9 +129,21 @@ def _stream_batches(
         n = batch.num_rows
         lines = np.arange(done + 1, done + n + 1, dtype=np.int64)
         done += n
+        bad_id = np.zeros(n, dtype=bool)
         if meter_col is not None:
             meters = batch.column(meter_col).cast(pa.string())
             distinct = [m for m in pc.unique(meters).to_pylist() if m is not None]
+            invalid = [m for m in distinct if not _valid_id(m)]
+            if invalid:
+                bad_id = np.asarray(
+                    pc.is_in(meters, pa.array(invalid)).to_numpy(zero_copy_only=False), dtype=bool
+                )
+                messages = [
+                    f"{m!r} is not a valid meter id"
+                    for m in meters.filter(pa.array(bad_id)).to_pylist()
+                ]
+                errors.add(lines[bad_id], meter_col, messages.__getitem__)
+                distinct = [m for m in distinct if m not in invalid]
         else:
             meters = pa.array(np.full(n, options.meter_id, dtype=object), pa.string())
             distinct = [str(options.meter_id)]
@@ -145,7 +158,14 @@ def _stream_batches(
         for m in distinct:
             _hint(parsed, m, unit, options, options.interval_s)
         yield from _emit(
-            meters, ts, values, lines, bad_ts | bad_v | null_meter, options, parsed, value_col
+            meters,
+            ts,
+            values,
+            lines,
+            bad_ts | bad_v | null_meter | bad_id,
+            options,
+            parsed,
+            value_col,
         )
 
 
