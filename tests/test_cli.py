@@ -3,13 +3,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from bitgoeul.cli import app
@@ -198,3 +201,48 @@ def test_demo_no_serve_stops_after_the_report(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r.html").is_file() and "Ctrl-C" not in proc.stdout
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group of commands
+            found += _commands(command, (*path, name))
+        else:
+            found.append((*path, name))
+    return found
+
+
+def test_help_shows_units_and_defaults_in_brackets() -> None:
+    # "[kWh]" or "[default: detected]" read as console markup would vanish from --help
+    root: Any = typer.main.get_command(app)
+    checked = 0
+    for path in _commands(root):
+        command = root
+        for name in path:
+            command = command.commands[name]
+        texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+        wanted = [m for text in texts for m in re.findall(r"\[[^\]]+\]", " ".join(text.split()))]
+        if not wanted:
+            continue
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "4000"})
+        assert result.exit_code == 0, result.output
+        shown = " ".join(result.stdout.split())
+        for fragment in wanted:
+            assert fragment in shown, (path, fragment)
+            checked += 1
+    assert checked >= 20
+
+
+def test_errors_show_brackets_in_paths_and_values_verbatim(tmp_path: Path) -> None:
+    # text from the user (a file name, a field's value) is printed, never read as console markup
+    store = str(tmp_path / "s.duckdb")
+    bad = tmp_path / "use[kWh].csv"
+    bad.write_text("meter_id,ts,energy_kwh\nm[/b],2024-01-01T00:00+09:00,1.5\n")
+    code, out, err = run("ingest", str(bad), "--store", store)
+    assert code == 1, out
+    assert "use[kWh].csv, line 2, field 'meter_id': 'm[/b]'" in err
+    code, out, err = run("ingest", str(tmp_path / "nope[/x].csv"), "--store", store)
+    assert code == 1 and "nope[/x].csv: no such file" in err
+    code, out, _ = run("meters", "--store", store, "--json")
+    assert code == 0 and json.loads(out) == []  # nothing was stored

@@ -12,7 +12,7 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -54,7 +54,12 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
+# Help text is read as Markdown (backticks show as code), not as Rich markup, which takes a
+# unit or a default in brackets, "[kWh]" or "[default: detected]", for a style and drops it.
+_HELP_MARKUP: Literal["markdown"] = "markdown"
+
 app = typer.Typer(
+    rich_markup_mode=_HELP_MARKUP,
     name="bitgoeul",
     help="Bitgoeul (빛고을): smart-meter data in, decisions out.",
     no_args_is_help=True,
@@ -83,7 +88,7 @@ def _fail(exc: BaseException) -> NoReturn:
         code = 3
     else:
         code = 2
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -287,28 +292,33 @@ def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> Any:
 
 def _print_ingest(r: IngestReport) -> None:
     console.print(
-        f"[green]✓[/] {r.source}: {r.rows_read:,} rows read, {r.inserted:,} new, "
+        f"[green]✓[/] {escape(str(r.source))}: {r.rows_read:,} rows read, {r.inserted:,} new, "
         f"{r.unchanged:,} unchanged, {r.corrected:,} corrected, "
         f"{r.duplicates_in_batch:,} exact repeats, {len(r.rejected):,} skipped "
         f"({r.seconds:.2f} s)",
         highlight=False,
     )
     if r.meters_created:
-        shown = ", ".join(r.meters_created[:10])
+        shown = escape(", ".join(r.meters_created[:10]))
         more = f" and {len(r.meters_created) - 10} more" if len(r.meters_created) > 10 else ""
         console.print(f"  new meters: {shown}{more}", highlight=False)
     for row in r.rejected[:20]:
-        console.print(f"  [yellow]skipped[/] line {row.line} field {row.field!r}: {row.message}")
+        console.print(
+            f"  [yellow]skipped[/] line {row.line} field {escape(repr(row.field))}: "
+            f"{escape(row.message)}",
+            highlight=False,
+        )
     if len(r.rejected) > 20:
         console.print(f"  … {len(r.rejected) - 20} more skipped rows (use --json for all)")
     for c in r.corrections[:5]:
         console.print(
-            f"  [cyan]corrected[/] {c['meter_id']} {c['ts'].isoformat()}: "
+            f"  [cyan]corrected[/] {escape(str(c['meter_id']))} {c['ts'].isoformat()}: "
             f"{c['old_energy_kwh']} -> {c['new_energy_kwh']} kWh"
         )
     for issue in r.issues[:5]:
         console.print(
-            f"  [yellow]{issue.code}[/] {issue.meter_id}: {issue.message}", highlight=False
+            f"  [yellow]{issue.code}[/] {escape(issue.meter_id)}: {escape(issue.message)}",
+            highlight=False,
         )
 
 
@@ -348,8 +358,8 @@ def meters(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     for s in summaries:
         zone = s.meter.zone
         table.add_row(
-            s.meter.meter_id,
-            s.meter.site_id,
+            escape(s.meter.meter_id),
+            escape(s.meter.site_id),
             s.meter.timezone,
             f"{s.meter.interval_s // 60} min" if s.meter.interval_s else "?",
             f"{s.reading_count:,}",
@@ -398,7 +408,7 @@ def usage_cmd(
             out["comparison"] = comparison
         _print_json(out)
         return
-    table = Table(title=f"{meter}: energy per {freq}")
+    table = Table(title=f"{escape(meter)}: energy per {freq}")
     table.add_column("period")
     table.add_column("kWh", justify="right")
     table.add_column("readings", justify="right")
@@ -452,9 +462,9 @@ def quality(
         _print_json([i.to_dict() for i in issues])
         return
     if not issues:
-        console.print(f"{meter}: no data-quality findings")
+        console.print(f"{escape(meter)}: no data-quality findings")
         return
-    table = Table(title=f"{meter}: data-quality findings ({len(issues)})")
+    table = Table(title=f"{escape(meter)}: data-quality findings ({len(issues)})")
     for col in ("code", "from (local)", "to (local)", "message"):
         table.add_column(col)
     for i in issues:
@@ -462,7 +472,7 @@ def quality(
             i.code,
             i.start.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             i.end.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            i.message,
+            escape(i.message),
         )
     console.print(table)
 
@@ -487,10 +497,10 @@ def standby(
     if as_json:
         _print_json(data)
     elif estimate is None:
-        console.print(f"{meter}: too little data for a standby estimate")
+        console.print(f"{escape(meter)}: too little data for a standby estimate")
     else:
         console.print(
-            f"{meter}: standby {estimate.power_w:,.0f} W "
+            f"{escape(meter)}: standby {estimate.power_w:,.0f} W "
             f"({estimate.method}, {estimate.days_used} days)"
         )
 
@@ -513,10 +523,10 @@ def peak(
     if as_json:
         _print_json(_plain(result))
     elif result is None:
-        console.print(f"{meter}: no readings")
+        console.print(f"{escape(meter)}: no readings")
     else:
         console.print(
-            f"{meter}: peak {result.demand_kw:,.2f} kW at {result.start:%Y-%m-%d %H:%M} "
+            f"{escape(meter)}: peak {result.demand_kw:,.2f} kW at {result.start:%Y-%m-%d %H:%M} "
             f"(over {result.resolution_s // 60} min)"
         )
         for p in result.peaks[1:]:
@@ -541,7 +551,7 @@ def profile(
     if as_json:
         _print_json(frame.to_dict(orient="records"))
         return
-    table = Table(title=f"{meter}: typical day [kW]")
+    table = Table(title=escape(f"{meter}: typical day [kW]"))
     table.add_column("slot")
     day_types = list(dict.fromkeys(frame["day_type"]))
     for d in day_types:
@@ -570,6 +580,7 @@ class _ShowByDefault(TyperGroup):
 
 
 bill_app = typer.Typer(
+    rich_markup_mode=_HELP_MARKUP,
     cls=_ShowByDefault,
     help="KEPCO bills: `bill calc` for a kWh figure, `bill METER` for a stored meter's cycle.",
     no_args_is_help=True,
@@ -666,6 +677,7 @@ def bill_show(
 
 # -- forecast ------------------------------------------------------------------------
 forecast_app = typer.Typer(
+    rich_markup_mode=_HELP_MARKUP,
     cls=_ShowByDefault,
     help="Load forecasts: `forecast METER --as-of T` and `forecast backtest METER...`.",
     no_args_is_help=True,
@@ -745,10 +757,10 @@ def forecast_show(
         _print_json(result.to_dict())
         return
     table = Table(
-        title=f"{meter}: {result.model} forecast as of {result.as_of.isoformat()}",
+        title=escape(f"{meter}: {result.model} forecast as of {result.as_of.isoformat()}"),
         caption=(
             "masked before fitting: "
-            + (", ".join(f"{k} {v}" for k, v in result.masked.items()) or "nothing")
+            + escape(", ".join(f"{k} {v}" for k, v in result.masked.items()) or "nothing")
         ),
     )
     table.add_column("interval start")
@@ -761,7 +773,7 @@ def forecast_show(
         )
     console.print(table)
     if save is not None:
-        console.print(f"model saved to {save}")
+        console.print(f"model saved to {escape(str(save))}")
 
 
 @forecast_app.command("backtest")
@@ -921,8 +933,12 @@ def serve(
 
 
 # -- organisations and keys ---------------------------------------------------------------
-org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
-key_app = typer.Typer(help="API keys of an organisation.", no_args_is_help=True)
+org_app = typer.Typer(
+    rich_markup_mode=_HELP_MARKUP, help="Organisations (tenants).", no_args_is_help=True
+)
+key_app = typer.Typer(
+    rich_markup_mode=_HELP_MARKUP, help="API keys of an organisation.", no_args_is_help=True
+)
 app.add_typer(org_app, name="org")
 app.add_typer(key_app, name="key")
 
@@ -959,7 +975,9 @@ def org_create(
     if as_json:
         _print_json({"org_id": org_id, "key_id": issued.key.key_id, "token": issued.token})
         return
-    console.print(f"organisation {org_id} created; its admin key (shown once, keep it safe):")
+    console.print(
+        f"organisation {escape(org_id)} created; its admin key (shown once, keep it safe):"
+    )
     console.print(issued.token, highlight=False, soft_wrap=True)
 
 
@@ -973,7 +991,7 @@ def org_list(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
         _print_json([{"org_id": o.org_id, "name": o.name} for o in orgs])
         return
     for o in orgs:
-        console.print(f"{o.org_id}\t{o.name}", highlight=False)
+        console.print(escape(f"{o.org_id}\t{o.name}"), highlight=False)
 
 
 @key_app.command("create")
@@ -1049,7 +1067,7 @@ def key_list(
     for r in rows:
         table.add_row(
             r["key_id"],
-            r["name"],
+            escape(r["name"]),
             ",".join(r["scopes"]),
             ",".join(r["site_ids"] or ["all"]),
             "yes" if r["active"] else "no",
@@ -1072,7 +1090,7 @@ def key_revoke(
         db.close()
         _fail(exc)
     db.close()
-    console.print(f"key {key_id} revoked")
+    console.print(f"key {escape(key_id)} revoked")
 
 
 def main() -> None:
