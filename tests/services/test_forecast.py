@@ -214,6 +214,34 @@ def test_a_forecast_from_less_than_a_day_of_history_says_so() -> None:
         forecast_meter(store, "new", as_of="2026-11-23T00:00", model="persistence")
 
 
+@pytest.mark.parametrize(
+    ("as_of", "error", "message"),
+    [
+        # before the first reading: nothing to learn from
+        ("2026-08-01T00:00", "NotFoundError", r"readings start at 2026-09-01T00:00:00\+09:00"),
+        # long after the last one, beyond the days read for fitting
+        ("2028-01-01T00:00", "NotFoundError", r"in the 365 days before .*to 2026-10-30T23:00"),
+        # within them, but too long after for the model's recent features: no empty answer
+        ("2027-03-01T00:00", "ForecastError", r"readings end at 2026-10-30T23:00:00\+09:00"),
+    ],
+)
+def test_a_forecast_far_from_the_readings_says_where_they_are(
+    as_of: str, error: str, message: str
+) -> None:
+    from bitgoeul import errors
+
+    store = open_store(":memory:")
+    ts = pd.date_range("2026-09-01", "2026-10-31", freq="h", tz="Asia/Seoul", inclusive="left")
+    frame = pd.DataFrame({"meter_id": "m1", "ts": ts, "energy_kwh": 0.5 + 0.1 * (ts.hour > 8)})
+    ingest_frame(frame, store, defaults=MeterDefaults())
+    for model in ("lightgbm", "persistence"):
+        with pytest.raises(getattr(errors, error), match=message):
+            forecast_meter(store, "m1", as_of=as_of, model=model)
+    assert (
+        len(forecast_meter(store, "m1", as_of="2026-11-02T00:00", model="lightgbm").forecast) == 24
+    )
+
+
 def test_the_hybrid_model_forecasts_a_stored_meter_from_the_cli(buildings: str) -> None:
     code, out, err = run(
         "forecast",

@@ -531,9 +531,7 @@ def forecast_meter(
     history = load_history(store, sorted(meters), before=origin, days=train_days)
     own_count = int(history.loc[history["meter_id"] == meter_id, "energy_kwh"].notna().sum())
     if own_count == 0:
-        raise NotFoundError(
-            f"meter {meter_id!r} has no readings before {origin.isoformat()} to forecast from"
-        )
+        raise NotFoundError(_nothing_to_forecast_from(store, meter, origin, train_days))
     per_day = steps_per_day(interval_s)
     if own_count < per_day:
         raise ForecastError(
@@ -557,6 +555,9 @@ def forecast_meter(
     own = masked[masked["meter_id"] == meter_id]
     result = fitted.predict(own, as_of=origin, horizon=steps)
     result = result[result["meter_id"] == meter_id].drop(columns="meter_id")
+    values = [c for c in result.columns if c != "ts"]
+    if result.empty or result[values].isna().all(axis=None):
+        raise ForecastError(_nothing_recent(store, meter, origin, name))
     result["ts"] = pd.to_datetime(result["ts"], utc=True).dt.tz_convert(meter.timezone)
     return MeterForecast(
         meter_id=meter_id,
@@ -692,3 +693,46 @@ class _Masking:
         return self.inner.predict(
             self._masked(history, as_of), as_of=as_of, horizon=horizon, quantiles=quantiles
         )
+
+
+def _reading_span(store: MeterStore, meter: Meter) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last reading of a meter, in its zone; None without readings."""
+    summaries = store.list_meters([meter.meter_id])
+    if not summaries or summaries[0].first_ts is None or summaries[0].last_ts is None:
+        return None
+    return (
+        pd.Timestamp(summaries[0].first_ts).tz_convert(meter.timezone),
+        pd.Timestamp(summaries[0].last_ts).tz_convert(meter.timezone),
+    )
+
+
+def _nothing_to_forecast_from(
+    store: MeterStore, meter: Meter, origin: pd.Timestamp, train_days: int
+) -> str:
+    """Why a meter has no reading in the window a forecast as of ``origin`` reads."""
+    stamp = origin.tz_convert(meter.timezone).isoformat()
+    span = _reading_span(store, meter)
+    if span is None:
+        return f"meter {meter.meter_id!r} has no readings to forecast from"
+    first, last = span
+    if origin <= first:
+        return (
+            f"meter {meter.meter_id!r} has no readings before {stamp}: its readings start at "
+            f"{first.isoformat()}; forecast as of a time after that"
+        )
+    return (
+        f"meter {meter.meter_id!r} has no readings in the {train_days} days before {stamp}: "
+        f"its readings run from {first.isoformat()} to {last.isoformat()}; forecast as of a "
+        f"time within {train_days} days after the last one"
+    )
+
+
+def _nothing_recent(store: MeterStore, meter: Meter, origin: pd.Timestamp, model: str) -> str:
+    """Why a fitted model gave a meter no forecast: its readings stop long before ``origin``."""
+    stamp = origin.tz_convert(meter.timezone).isoformat()
+    span = _reading_span(store, meter)
+    ended = "" if span is None else f"; its readings end at {span[1].isoformat()}"
+    return (
+        f"the {model} model has too few measured readings of meter {meter.meter_id!r} in the "
+        f"weeks before {stamp} to forecast from{ended}: forecast as of a time closer to them"
+    )
