@@ -246,3 +246,23 @@ def test_errors_show_brackets_in_paths_and_values_verbatim(tmp_path: Path) -> No
     assert code == 1 and "nope[/x].csv: no such file" in err
     code, out, _ = run("meters", "--store", store, "--json")
     assert code == 0 and json.loads(out) == []  # nothing was stored
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["peak", "m1", "--top", "0"], "--top"),
+        (["profile", "m1", "--days", "0"], "--days"),
+        (["forecast", "backtest", "m1", "--origins", "0"], "--origins"),
+        (["ingest", "x.csv", "--skip-rows", "-1"], "--skip-rows"),
+        (["ingest", "x.csv", "--interval", "0"], "--interval"),
+    ],
+)
+def test_a_count_out_of_range_is_refused_by_name(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    # refused before the store is opened: no traceback, no empty table
+    code, out, err = run(*args, "--store", str(tmp_path / "s.duckdb"))
+    assert code == 2, out
+    assert f"Invalid value for '{option}'" in " ".join(err.split())
+    assert not (tmp_path / "s.duckdb").exists()

@@ -167,7 +167,7 @@ def ingest(
         typer.Option(help="'start' (interval start) or 'end' (hour-ending) [default: start]."),
     ] = None,
     interval: Annotated[
-        int | None, typer.Option(help="Interval length [s], e.g. 900 [default: detected].")
+        int | None, typer.Option(min=1, help="Interval length [s], e.g. 900 [default: detected].")
     ] = None,
     unit: Annotated[
         str | None, typer.Option(help="kWh, Wh, MWh, kW, W or MW [default: from header, else kWh].")
@@ -182,7 +182,7 @@ def ingest(
     delimiter: Annotated[
         str | None, typer.Option(help="Field separator [default: detected].")
     ] = None,
-    skip_rows: Annotated[int, typer.Option(help="Preamble lines before the header.")] = 0,
+    skip_rows: Annotated[int, typer.Option(min=0, help="Preamble lines before the header.")] = 0,
     timezone: Annotated[
         str, typer.Option(help="Zone of new meters and of naive timestamps.")
     ] = "Asia/Seoul",
@@ -508,7 +508,7 @@ def standby(
 @app.command()
 def peak(
     meter: Annotated[str, typer.Argument(help="Meter id.")],
-    top: Annotated[int, typer.Option(help="How many peaks to list.")] = 5,
+    top: Annotated[int, typer.Option(min=1, help="How many peaks to list.")] = 5,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -536,7 +536,7 @@ def peak(
 @app.command()
 def profile(
     meter: Annotated[str, typer.Argument(help="Meter id.")],
-    days: Annotated[int | None, typer.Option(help="Use only the last N days.")] = None,
+    days: Annotated[int | None, typer.Option(min=1, help="Use only the last N days.")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -780,7 +780,7 @@ def forecast_show(
 def forecast_backtest(
     meters: Annotated[list[str], typer.Argument(help="Meter ids (one interval and zone).")],
     model: ModelOpt = "lightgbm",
-    origins: Annotated[int, typer.Option(help="Forecast origins (local midnights).")] = 30,
+    origins: Annotated[int, typer.Option(min=1, help="Forecast origins (local midnights).")] = 30,
     horizon: Annotated[str, typer.Option(help="24h, 7d, ...")] = "24h",
     end: Annotated[
         str | None, typer.Option(help="Last origin no later than this time [default: data end].")
