@@ -58,9 +58,14 @@ class Measurement(enum.StrEnum):
     """Average or sampled power [kW or W]; multiplied by the interval length."""
 
 
+def is_identifier(value: object) -> bool:
+    """Whether ``value`` may name a meter, site, organisation or key (:func:`check_identifier`)."""
+    return isinstance(value, str) and _ID.match(value) is not None
+
+
 def check_identifier(value: str, what: str) -> str:
     """Return ``value`` if it is a usable identifier, else raise ValueError."""
-    if not isinstance(value, str) or not _ID.match(value):
+    if not is_identifier(value):
         raise ValueError(
             f"{what} {value!r} is not a valid identifier: use 1-128 letters, digits, "
             "Hangul, '_', '-', '.', ':' or '@', starting with a letter, digit or Hangul"

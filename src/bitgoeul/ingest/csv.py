@@ -42,7 +42,7 @@ from charset_normalizer import from_bytes
 
 from bitgoeul.errors import IngestError
 from bitgoeul.ingest.source import RAW_SCHEMA, MeterHint, ParsedSource, RejectedRow
-from bitgoeul.model import DEFAULT_TIMEZONE, DataIssue, Measurement, check_identifier
+from bitgoeul.model import DEFAULT_TIMEZONE, DataIssue, Measurement, check_identifier, is_identifier
 
 __all__ = [
     "CANONICAL_HEADER",
@@ -884,7 +884,7 @@ def _convert_long(
     if plan.meter_col is not None:
         meters = _strip(batch.column(plan.meter_col))
         distinct = pc.unique(meters).to_pylist()
-        invalid = [m for m in distinct if not _valid_id(m)]
+        invalid = [m for m in distinct if not is_identifier(m)]
         if invalid:
             mask = np.asarray(
                 pc.is_in(meters, pa.array(invalid)).to_numpy(zero_copy_only=False), dtype=bool
@@ -914,14 +914,6 @@ def _convert_long(
     for m in distinct:
         _hint(parsed, m, unit, options, None)
     yield from _emit(meters, ts, values, lines, bad, options, parsed, plan.value_cols[0])
-
-
-def _valid_id(value: str) -> bool:
-    try:
-        check_identifier(value, "meter id")
-    except ValueError:
-        return False
-    return True
 
 
 def _zones_for(
@@ -1024,7 +1016,7 @@ def _convert_wide(
     errors: _RowErrors,
     parsed: ParsedSource,
 ) -> Iterator[pa.RecordBatch]:
-    invalid = [c for c in plan.value_cols if not _valid_id(c)]
+    invalid = [c for c in plan.value_cols if not is_identifier(c)]
     if invalid:
         raise IngestError(
             f"wide column {invalid[0]!r} is not a valid meter id; rename it or use --layout long",

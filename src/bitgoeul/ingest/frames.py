@@ -25,10 +25,10 @@ from bitgoeul.ingest.csv import (
     _parse_timestamps,
     _RowErrors,
     _unit_from_name,
-    _valid_id,
     _zones_for,
 )
 from bitgoeul.ingest.source import ParsedSource
+from bitgoeul.model import is_identifier
 
 __all__ = ["read_frame", "read_parquet", "to_arrow"]
 
@@ -133,7 +133,7 @@ def _stream_batches(
         if meter_col is not None:
             meters = batch.column(meter_col).cast(pa.string())
             distinct = [m for m in pc.unique(meters).to_pylist() if m is not None]
-            invalid = [m for m in distinct if not _valid_id(m)]
+            invalid = [m for m in distinct if not is_identifier(m)]
             if invalid:
                 bad_id = np.asarray(
                     pc.is_in(meters, pa.array(invalid)).to_numpy(zero_copy_only=False), dtype=bool

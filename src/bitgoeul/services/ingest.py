@@ -26,7 +26,7 @@ from bitgoeul.model import (
     MeterKind,
     Organisation,
     Site,
-    check_identifier,
+    is_identifier,
 )
 from bitgoeul.store import MeterStore, OnConflict
 
@@ -345,7 +345,7 @@ def _ingest_bulk(
         if progress:
             progress(source, stats.rows)
         ids = list(stats.interval_s.keys() | set(staged.meter_ids()))
-        if not all(_is_identifier(m) for m in ids):
+        if not all(is_identifier(m) for m in ids):
             return None  # a meter id no meter may have: to name its line and field
         existing = store.find_meters(ids)
         new = [
@@ -385,14 +385,6 @@ def _ingest_bulk(
         batch_id=result.batch_id,
         loader="bulk",
     )
-
-
-def _is_identifier(value: str) -> bool:
-    try:
-        check_identifier(value, "meter id")
-    except ValueError:
-        return False
-    return True
 
 
 def _sha256(path: Path) -> str:
