@@ -720,7 +720,9 @@ def forecast_show(
             "--as-of", help="Forecast origin, e.g. 2022-03-01T00:00 (meter's zone if naive)."
         ),
     ],
-    horizon: Annotated[str, typer.Option(help="24h (day-ahead), 7d (week-ahead), ...")] = "24h",
+    horizon: Annotated[
+        str, typer.Option(help="24h (day-ahead), 7d (week-ahead), ... at most 31d.")
+    ] = "24h",
     model: ModelOpt = "lightgbm",
     model_file: Annotated[
         Path | None, typer.Option("--model-file", help="Use a saved model instead of fitting.")
@@ -781,7 +783,7 @@ def forecast_backtest(
     meters: Annotated[list[str], typer.Argument(help="Meter ids (one interval and zone).")],
     model: ModelOpt = "lightgbm",
     origins: Annotated[int, typer.Option(min=1, help="Forecast origins (local midnights).")] = 30,
-    horizon: Annotated[str, typer.Option(help="24h, 7d, ...")] = "24h",
+    horizon: Annotated[str, typer.Option(help="24h, 7d, ... at most 31d.")] = "24h",
     end: Annotated[
         str | None, typer.Option(help="Last origin no later than this time [default: data end].")
     ] = None,

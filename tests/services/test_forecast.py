@@ -284,3 +284,18 @@ def test_a_model_keeps_the_public_holidays_of_its_meters_zone() -> None:
     ]:
         for name in ("lightgbm", "lightgbm+mlp"):
             assert make_model(name, timezone=zone).get_params()["holidays_country"] == country
+
+
+def test_a_horizon_reaches_at_most_one_billing_cycle(buildings: str) -> None:
+    from bitgoeul.services.forecast import MAX_HORIZON_DAYS, parse_horizon
+
+    assert parse_horizon(f"{MAX_HORIZON_DAYS}d", interval_s=900) == MAX_HORIZON_DAYS * 96
+    assert parse_horizon(MAX_HORIZON_DAYS * 24, interval_s=3600) == MAX_HORIZON_DAYS * 24
+    for longer in (f"{MAX_HORIZON_DAYS + 1}d", "999d", MAX_HORIZON_DAYS * 24 + 1):
+        with pytest.raises(ValueError, match=r"longer than 31d"):
+            parse_horizon(longer, interval_s=3600)
+    # the CLI refuses it by name before fitting anything
+    code, _, err = run(
+        "forecast", "C14", "--as-of", "2022-03-01T00:00", "--horizon", "999d", "--store", buildings
+    )
+    assert code == 2 and "horizon '999d' is longer than 31d" in " ".join(err.split())

@@ -47,6 +47,7 @@ from bitgoeul.model import Meter
 from bitgoeul.store import MeterStore
 
 __all__ = [
+    "MAX_HORIZON_DAYS",
     "MAX_TRAIN_METERS",
     "MODELS",
     "BacktestResult",
@@ -135,6 +136,8 @@ def make_model(
 
 
 _HORIZON = re.compile(r"^\s*(\d+)\s*([hd])\s*$", re.IGNORECASE)
+MAX_HORIZON_DAYS = 31
+"""The longest horizon served [d]: one billing cycle (the month-end bill forecast's reach)."""
 
 
 def parse_horizon(text: str | int, *, interval_s: int) -> int:
@@ -144,6 +147,8 @@ def parse_horizon(text: str | int, *, interval_s: int) -> int:
     --------
     >>> parse_horizon("24h", interval_s=3600), parse_horizon("7d", interval_s=1800)
     (24, 336)
+
+    At most :data:`MAX_HORIZON_DAYS` days; a longer one raises ValueError.
     """
     if isinstance(text, int) and not isinstance(text, bool):
         hours = text
@@ -156,6 +161,11 @@ def parse_horizon(text: str | int, *, interval_s: int) -> int:
         raise ValueError(
             f"horizon {text!r} is not a positive whole number of the meter's "
             f"{interval_s}-second intervals"
+        )
+    if hours > MAX_HORIZON_DAYS * 24:
+        raise ValueError(
+            f"horizon {text!r} is longer than {MAX_HORIZON_DAYS}d: a load forecast reaches at "
+            "most one billing cycle ahead"
         )
     return hours * 3600 // interval_s
 

@@ -77,7 +77,7 @@ def get_forecast(
         Query(description="Origin; default the local midnight after the last reading."),
     ] = None,
     horizon: Annotated[
-        str, Query(pattern=r"^\d{1,3}[hd]?$", description="24h, 7d or hours.")
+        str, Query(pattern=r"^\d{1,3}[hd]?$", description="24h, 7d or hours; at most 31d.")
     ] = "24h",
     model: Annotated[str, Query(description=f"One of {sorted(MODELS)}.")] = "lightgbm",
 ) -> dict[str, Any]:
