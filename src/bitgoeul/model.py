@@ -16,7 +16,7 @@ import datetime as dt
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
@@ -58,7 +58,7 @@ class Measurement(enum.StrEnum):
     """Average or sampled power [kW or W]; multiplied by the interval length."""
 
 
-def is_identifier(value: object) -> bool:
+def is_identifier(value: object) -> TypeGuard[str]:
     """Whether ``value`` may name a meter, site, organisation or key (:func:`check_identifier`)."""
     return isinstance(value, str) and _ID.match(value) is not None
 

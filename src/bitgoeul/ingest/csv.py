@@ -883,17 +883,9 @@ def _convert_long(
     bad = np.zeros(n, dtype=bool)
     if plan.meter_col is not None:
         meters = _strip(batch.column(plan.meter_col))
-        distinct = pc.unique(meters).to_pylist()
-        invalid = [m for m in distinct if not is_identifier(m)]
-        if invalid:
-            mask = np.asarray(
-                pc.is_in(meters, pa.array(invalid)).to_numpy(zero_copy_only=False), dtype=bool
-            )
-            idx = np.flatnonzero(mask)
-            raw = meters.take(pa.array(idx)).to_pylist()
-            errors.add(lines[idx], plan.meter_col, lambda i: f"{raw[i]!r} is not a valid meter id")
-            bad |= mask
-            distinct = [m for m in distinct if m not in invalid]
+        bad, distinct = _invalid_meter_ids(
+            meters, pc.unique(meters).to_pylist(), lines, plan.meter_col, errors
+        )
     else:
         meters = pa.array(np.full(n, single_id or "", dtype=object), pa.string())
         distinct = [single_id or ""]
@@ -914,6 +906,23 @@ def _convert_long(
     for m in distinct:
         _hint(parsed, m, unit, options, None)
     yield from _emit(meters, ts, values, lines, bad, options, parsed, plan.value_cols[0])
+
+
+def _invalid_meter_ids(
+    meters: pa.Array, distinct: list[str | None], lines: np.ndarray, field: str, errors: _RowErrors
+) -> tuple[np.ndarray, list[str]]:
+    """Record the rows whose meter id no meter may have; return their mask and the valid ids."""
+    invalid = [m for m in distinct if not is_identifier(m)]
+    mask = np.zeros(len(meters), dtype=bool)
+    if invalid:
+        mask = np.asarray(
+            pc.is_in(meters, pa.array(invalid)).to_numpy(zero_copy_only=False), dtype=bool
+        )
+        messages = [
+            f"{m!r} is not a valid meter id" for m in meters.filter(pa.array(mask)).to_pylist()
+        ]
+        errors.add(lines[mask], field, messages.__getitem__)
+    return mask, [m for m in distinct if is_identifier(m)]
 
 
 def _zones_for(

@@ -21,6 +21,7 @@ from bitgoeul.ingest.csv import (
     _emit,
     _find,
     _hint,
+    _invalid_meter_ids,
     _parse_numbers,
     _parse_timestamps,
     _RowErrors,
@@ -28,7 +29,6 @@ from bitgoeul.ingest.csv import (
     _zones_for,
 )
 from bitgoeul.ingest.source import ParsedSource
-from bitgoeul.model import is_identifier
 
 __all__ = ["read_frame", "read_parquet", "to_arrow"]
 
@@ -132,18 +132,8 @@ def _stream_batches(
         bad_id = np.zeros(n, dtype=bool)
         if meter_col is not None:
             meters = batch.column(meter_col).cast(pa.string())
-            distinct = [m for m in pc.unique(meters).to_pylist() if m is not None]
-            invalid = [m for m in distinct if not is_identifier(m)]
-            if invalid:
-                bad_id = np.asarray(
-                    pc.is_in(meters, pa.array(invalid)).to_numpy(zero_copy_only=False), dtype=bool
-                )
-                messages = [
-                    f"{m!r} is not a valid meter id"
-                    for m in meters.filter(pa.array(bad_id)).to_pylist()
-                ]
-                errors.add(lines[bad_id], meter_col, messages.__getitem__)
-                distinct = [m for m in distinct if m not in invalid]
+            present = [m for m in pc.unique(meters).to_pylist() if m is not None]
+            bad_id, distinct = _invalid_meter_ids(meters, present, lines, meter_col, errors)
         else:
             meters = pa.array(np.full(n, options.meter_id, dtype=object), pa.string())
             distinct = [str(options.meter_id)]
