@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bitgoeul.cli import app
+from bitgoeul.errors import NotFoundError
 from bitgoeul.services import MeterDefaults, ingest_frame
 from bitgoeul.services.forecast import ModelCache, backtest_meters, forecast_meter, make_model
 from bitgoeul.store import DuckDBStore, open_store
@@ -240,6 +241,16 @@ def test_a_forecast_far_from_the_readings_says_where_they_are(
     assert (
         len(forecast_meter(store, "m1", as_of="2026-11-02T00:00", model="lightgbm").forecast) == 24
     )
+
+
+def test_a_forecast_inside_a_long_gap_says_it_is_a_gap() -> None:
+    store = open_store(":memory:")
+    for start in ("2025-01-01", "2026-09-01"):  # two stretches of readings, 20 months apart
+        ts = pd.date_range(start, periods=24 * 30, freq="h", tz="Asia/Seoul")
+        frame = pd.DataFrame({"meter_id": "m1", "ts": ts, "energy_kwh": 0.5})
+        ingest_frame(frame, store, defaults=MeterDefaults())
+    with pytest.raises(NotFoundError, match=r"365 days before 2026-08-01T00:00:00\+09:00, a gap"):
+        forecast_meter(store, "m1", as_of="2026-08-01T00:00", model="persistence")
 
 
 def test_the_hybrid_model_forecasts_a_stored_meter_from_the_cli(buildings: str) -> None:

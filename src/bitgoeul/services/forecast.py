@@ -730,10 +730,15 @@ def _nothing_to_forecast_from(
             f"meter {meter.meter_id!r} has no readings before {stamp}: its readings start at "
             f"{first.isoformat()}; forecast as of a time after that"
         )
+    window = f"meter {meter.meter_id!r} has no readings in the {train_days} days before {stamp}"
+    if origin <= last:
+        return (
+            f"{window}, a gap in its readings (they run from {first.isoformat()} to "
+            f"{last.isoformat()}); forecast as of a time just after readings"
+        )
     return (
-        f"meter {meter.meter_id!r} has no readings in the {train_days} days before {stamp}: "
-        f"its readings run from {first.isoformat()} to {last.isoformat()}; forecast as of a "
-        f"time within {train_days} days after the last one"
+        f"{window}: its readings run from {first.isoformat()} to {last.isoformat()}; forecast "
+        f"as of a time within {train_days} days after the last one"
     )
 
 
