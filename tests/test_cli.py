@@ -203,24 +203,21 @@ def test_demo_no_serve_stops_after_the_report(tmp_path: Path) -> None:
     assert (tmp_path / "r.html").is_file() and "Ctrl-C" not in proc.stdout
 
 
-def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    found = [path]
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every command under ``group`` (the group itself first) with its path of names."""
+    found = [(path, group)]
     for name, command in group.commands.items():
         if hasattr(command, "commands"):  # a group of commands
             found += _commands(command, (*path, name))
         else:
-            found.append((*path, name))
+            found.append(((*path, name), command))
     return found
 
 
 def test_help_shows_units_and_defaults_in_brackets() -> None:
     # "[kWh]" or "[default: detected]" read as console markup would vanish from --help
-    root: Any = typer.main.get_command(app)
     checked = 0
-    for path in _commands(root):
-        command = root
-        for name in path:
-            command = command.commands[name]
+    for path, command in _commands(typer.main.get_command(app)):
         texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
         wanted = [m for text in texts for m in re.findall(r"\[[^\]]+\]", " ".join(text.split()))]
         if not wanted:
