@@ -164,18 +164,38 @@ def test_invalid_records_are_named_by_index_and_field(
     assert stored(client, a, a.meters[0]) == {}
 
 
-def test_non_finite_energy_is_refused(client: TestClient) -> None:
+@pytest.mark.parametrize(
+    ("energy", "words"),
+    [
+        ("NaN", "finite number"),
+        ("Infinity", "finite number"),
+        ("1e308", "1e+308 kWh is beyond the largest reading accepted (1e+12 kWh)"),
+    ],
+)
+def test_non_finite_or_implausible_energy_is_refused(
+    client: TestClient, energy: str, words: str
+) -> None:
     a = make_org(client, "alpha")
-    body = (
-        '{"readings": [{"meter_id": "%s", "ts": "2026-11-01T00:00:00+09:00", "energy_kwh": NaN}]}'
-    )
+    body = '{"readings": [{"meter_id": "%s", "ts": "2026-11-01T00:00:00+09:00", "energy_kwh": %s}]}'
     r = client.post(
         "/v1/readings",
-        content=body % a.meters[0],
+        content=body % (a.meters[0], energy),
         headers={**a.headers, "content-type": "application/json"},
     )
     assert r.status_code == 422
-    assert r.json()["errors"][0]["field"].startswith("body:/readings/0")
+    error = r.json()["errors"][0]
+    assert error["field"] == "body:/readings/0/energy_kwh"
+    assert words in error["message"]
+    assert stored(client, a, a.meters[0]) == {}
+
+
+def test_a_csv_upload_beyond_any_meter_is_named_by_line(client: TestClient) -> None:
+    a = make_org(client, "alpha")
+    body = f"meter_id,ts,energy_kwh\n{a.meters[0]},2026-11-01T00:00:00+09:00,2e12\n"
+    r = client.post("/v1/readings", content=body, headers={**a.headers, "content-type": "text/csv"})
+    assert r.status_code == 422
+    assert "upload.csv, line 2, field 'energy_kwh'" in r.json()["detail"]
+    assert stored(client, a, a.meters[0]) == {}
 
 
 def test_unknown_meter_is_named_by_index(client: TestClient) -> None:

@@ -141,6 +141,13 @@ def test_read_csv_mapped_long_with_format_and_hour_ending(tmp_path: Path) -> Non
         ("m1,2025-08-01T00:00+09:00,abc\n", 2, "energy_kwh", "'abc' is not a finite number"),
         ("m1,2025-08-01T00:00+09:00,NaN\n", 2, "energy_kwh", "finite"),
         ("m1,2025-08-01T00:00+09:00,inf\n", 2, "energy_kwh", "finite"),
+        (
+            "m1,2025-08-01T00:00+09:00,1\nm1,2025-08-01T00:15+09:00,1e308\n",
+            3,
+            "energy_kwh",
+            "'1e308' kWh is beyond the largest reading accepted (1e+12 kWh)",
+        ),
+        ("m1,2025-08-01T00:00+09:00,-2e12\n", 2, "energy_kwh", "beyond the largest reading"),
         ("m1,2025-08-01T00:00+09:00,1\nm1,2025-08-01T00:15+09:00\n", 3, "", "expected 3 fields"),
         ("bad id!,2025-08-01T00:00+09:00,1\n", 2, "meter_id", "not a valid meter id"),
     ],
@@ -157,6 +164,23 @@ def test_read_csv_bad_rows_name_file_line_and_field(
     assert (err.field or "") == field
     assert needle in str(err)
     assert str(p) in str(err) and f"line {line}" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "refused"),
+    [("kWh", "1e12", False), ("Wh", "2e12", False), ("Wh", "2e15", True), ("MWh", "2e9", True)],
+)
+def test_the_largest_reading_is_measured_in_the_files_unit(
+    tmp_path: Path, unit: str, value: str, refused: bool
+) -> None:
+    p = write(tmp_path, "u.csv", f"ts,value\n2025-08-01T00:00+09:00,{value}\n")
+    opts = CsvOptions(meter_id="m1", unit=unit)
+    if refused:
+        with pytest.raises(IngestError, match=f"'{value}' {unit} is beyond") as info:
+            rows(read_csv(p, opts))
+        assert (info.value.line, info.value.field) == (2, "value")
+    else:
+        assert rows(read_csv(p, opts)).column("value").to_pylist() == [float(value)]
 
 
 def test_read_csv_skip_bad_rows_keeps_true_line_numbers(tmp_path: Path) -> None:

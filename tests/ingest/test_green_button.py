@@ -447,3 +447,28 @@ def test_read_green_button_names_meters_without_usage_point_by_reading(tmp_path:
     parsed = read_green_button(path)
     assert list(parsed.meters) == ["no_usage_point.mr3"]
     assert parsed.raw.num_rows == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [("20000000000000", "is 2e+12 kWh"), ("9" * 400, "more than a float holds")],
+)
+def test_read_green_button_refuses_a_value_beyond_any_meter(
+    tmp_path: Path, value: str, words: str
+) -> None:
+    # the fixture's ReadingType is Wh with powerOfTenMultiplier 2: a value is 0.1 kWh
+    path = minimal_variant(
+        tmp_path, "<espi:value>7</espi:value>", f"<espi:value>{value}</espi:value>"
+    )
+    with pytest.raises(IngestError, match="beyond the largest reading accepted") as caught:
+        read_green_button(path)
+    assert words in str(caught.value)
+    assert (caught.value.field, caught.value.line) == ("value", 36)
+
+
+def test_read_green_button_accepts_a_value_at_the_limit(tmp_path: Path) -> None:
+    path = minimal_variant(
+        tmp_path, "<espi:value>7</espi:value>", "<espi:value>10000000000000</espi:value>"
+    )
+    [values] = values_by_meter(read_green_button(path)).values()
+    assert 1e12 in values

@@ -113,7 +113,11 @@ def test_bulk_loader_accepts_a_utf8_bom(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("row", "field"),
-    [("m1,2025-08-01T00:15:00+09:00,nan", "energy_kwh"), ("m1,2025-13-01T00:15:00+09:00,1", "ts")],
+    [
+        ("m1,2025-08-01T00:15:00+09:00,nan", "energy_kwh"),
+        ("m1,2025-13-01T00:15:00+09:00,1", "ts"),
+        ("m1,2025-08-01T00:15:00+09:00,1e308", "energy_kwh"),  # finite, but no meter reads it
+    ],
 )
 def test_bad_row_in_canonical_file_is_named_by_line(
     tmp_path: Path, store: DuckDBStore, row: str, field: str
@@ -206,3 +210,30 @@ def test_a_meter_id_no_meter_may_have_is_named_by_line(
     assert store.list_meters() == []
     report = ingest_file(path, store, csv=CsvOptions(skip_bad_rows=True))
     assert report.meters_created == ["m1"] and [r.line for r in report.rejected] == [line]
+
+
+def test_a_reading_beyond_any_meter_in_parquet_is_named_by_row(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "big.parquet"
+    start = dt.datetime(2025, 8, 1, tzinfo=dt.UTC)
+    table = pa.table(
+        {
+            "meter_id": ["m1"] * 3,
+            "ts": pa.array(
+                [start + dt.timedelta(hours=h) for h in range(3)], pa.timestamp("us", tz="UTC")
+            ),
+            "energy_kwh": [1.0, 1e308, 1e308],  # a sum over them would be infinite
+        }
+    )
+    pq.write_table(table, path)
+    with pytest.raises(IngestError, match="beyond the largest reading accepted") as info:
+        ingest_file(path, store)
+    assert (info.value.line, info.value.field) == (2, "energy_kwh")
+    assert store.list_meters() == []
+    report = ingest_file(path, store, csv=CsvOptions(skip_bad_rows=True))
+    assert [r.line for r in report.rejected] == [2, 3]
+    [meter] = store.list_meters()
+    assert (meter.reading_count, meter.total_energy_kwh) == (1, 1.0)

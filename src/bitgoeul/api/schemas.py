@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from bitgoeul.ingest.source import MAX_READING
 from bitgoeul.model import DEFAULT_TIMEZONE, ApiKey, MeterKind
 from bitgoeul.store import MeterSummary
 
@@ -198,13 +198,21 @@ class ReadingIn(BaseModel):
         description="Interval start, ISO 8601 with an offset.",
         examples=["2026-11-21T09:00:00+09:00"],
     )
-    energy_kwh: float = Field(ge=0, examples=[0.42])
+    energy_kwh: float = Field(
+        ge=0,
+        allow_inf_nan=False,
+        description=f"Energy in the interval [kWh], at most {MAX_READING:g}.",
+        examples=[0.42],
+    )
 
     @field_validator("energy_kwh")
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("energy_kwh must be a finite number of kWh")
+    def _plausible(cls, value: float) -> float:
+        if value > MAX_READING:
+            raise ValueError(
+                f"{value:g} kWh is beyond the largest reading accepted ({MAX_READING:g} kWh): "
+                "check the value and its unit"
+            )
         return value
 
 

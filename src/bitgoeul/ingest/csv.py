@@ -41,7 +41,8 @@ import pyarrow.csv as pacsv
 from charset_normalizer import from_bytes
 
 from bitgoeul.errors import IngestError
-from bitgoeul.ingest.source import RAW_SCHEMA, MeterHint, ParsedSource, RejectedRow
+from bitgoeul.ingest.normalise import UNIT_TO_KILO
+from bitgoeul.ingest.source import MAX_READING, RAW_SCHEMA, MeterHint, ParsedSource, RejectedRow
 from bitgoeul.model import DEFAULT_TIMEZONE, DataIssue, Measurement, check_identifier, is_identifier
 
 __all__ = [
@@ -367,9 +368,13 @@ def _strip(arr: pa.Array) -> pa.Array:
 
 
 def _parse_numbers(
-    cells: pa.Array, lines: np.ndarray, field: str, errors: _RowErrors
+    cells: pa.Array, lines: np.ndarray, field: str, errors: _RowErrors, unit: str | None = None
 ) -> tuple[pa.Array, np.ndarray]:
-    """Return float64 values (null where the cell is empty) and a mask of bad rows."""
+    """Return float64 values (null where the cell is empty) and a mask of bad rows.
+
+    With ``unit``, the cells are readings in that unit, and one beyond
+    :data:`~bitgoeul.ingest.source.MAX_READING` is a bad row too.
+    """
     text = _strip(cells)
     empty = pc.fill_null(pc.equal(text, ""), True)
     text = pc.if_else(empty, pa.scalar(None, pa.string()), text)
@@ -409,7 +414,41 @@ def _parse_numbers(
             lambda i: f"{raw[i]!r} is not a finite number",
         )
         values = pc.if_else(pa.array(bad), pa.scalar(None, pa.float64()), values)
-    return values, bad
+    if unit is None:
+        return values, bad
+    return _refuse_beyond_limit(values, text, bad, lines, field, errors, unit)
+
+
+def _refuse_beyond_limit(
+    values: pa.Array,
+    shown: pa.Array,
+    bad: np.ndarray,
+    lines: np.ndarray,
+    field: str,
+    errors: _RowErrors,
+    unit: str,
+) -> tuple[pa.Array, np.ndarray]:
+    """Mark readings beyond :data:`~bitgoeul.ingest.source.MAX_READING` as bad rows.
+
+    ``shown`` holds the cells as the source wrote them, for the message.
+    """
+    limit = MAX_READING / UNIT_TO_KILO.get(unit, 1.0)
+    magnitude = np.abs(np.asarray(pc.fill_null(values, 0.0).to_numpy(zero_copy_only=False)))
+    beyond = (magnitude > limit) & ~bad
+    if not beyond.any():
+        return values, bad
+    idx = np.flatnonzero(beyond)
+    raw = shown.take(pa.array(idx)).to_pylist()
+    errors.add(
+        lines[idx],
+        field,
+        lambda i: (
+            f"{raw[i]!r} {unit} is beyond the largest reading accepted ({limit:g} {unit}): "
+            "check the value and its unit"
+        ),
+    )
+    values = pc.if_else(pa.array(beyond), pa.scalar(None, pa.float64()), values)
+    return values, bad | beyond
 
 
 def _fix_24h(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -900,7 +939,7 @@ def _convert_long(
         errors,
     )
     values, bad_v = _parse_numbers(
-        batch.column(plan.value_cols[0]), lines, plan.value_cols[0], errors
+        batch.column(plan.value_cols[0]), lines, plan.value_cols[0], errors, unit
     )
     bad |= bad_ts | bad_v
     for m in distinct:
@@ -1043,9 +1082,10 @@ def _convert_wide(
             options.ts_format,
             errors,
         )
-        values, bad_v = _parse_numbers(batch.column(meter_id), lines, meter_id, errors)
+        meter_unit = options.unit or _unit_from_name(meter_id) or unit
+        values, bad_v = _parse_numbers(batch.column(meter_id), lines, meter_id, errors, meter_unit)
         meters = pa.array(np.full(batch.num_rows, meter_id, dtype=object), pa.string())
-        _hint(parsed, meter_id, options.unit or _unit_from_name(meter_id) or unit, options, None)
+        _hint(parsed, meter_id, meter_unit, options, None)
         yield from _emit(meters, ts, values, lines, bad_ts | bad_v, options, parsed, meter_id)
 
 
@@ -1072,7 +1112,7 @@ def _convert_daily(
         value_parts: list[pa.Array] = []
         bad = np.zeros(n * 24, dtype=bool)
         for k, (col, _) in enumerate(plan.hour_cols):
-            vals, bad_v = _parse_numbers(batch.column(col), lines, col, errors)
+            vals, bad_v = _parse_numbers(batch.column(col), lines, col, errors, unit)
             value_parts.append(vals)
             bad[k::24] = bad_v
         # Row-major: day 0 hour 0..23, day 1 hour 0..23, ...
@@ -1096,7 +1136,7 @@ def _convert_daily(
         ending = options.ts_convention != "start" and not bool((hours == 0).any())
         offsets = hours - 1 if ending else hours
         values, bad_v = _parse_numbers(
-            batch.column(plan.value_cols[0]), lines, plan.value_cols[0], errors
+            batch.column(plan.value_cols[0]), lines, plan.value_cols[0], errors, unit
         )
         day_us = dates.cast(pa.int64()).to_numpy(zero_copy_only=False).astype("float64")
         local_us = day_us * 1_000_000 + offsets * 3_600_000_000

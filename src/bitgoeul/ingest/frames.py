@@ -24,6 +24,7 @@ from bitgoeul.ingest.csv import (
     _invalid_meter_ids,
     _parse_numbers,
     _parse_timestamps,
+    _refuse_beyond_limit,
     _RowErrors,
     _unit_from_name,
     _zones_for,
@@ -139,7 +140,7 @@ def _stream_batches(
             distinct = [str(options.meter_id)]
         zones = _zones_for(meters, distinct, dict(zones_known), options.timezone)
         ts, bad_ts = _timestamps(batch.column(ts_col), lines, ts_col, zones, options, errors)
-        values, bad_v = _values(batch.column(value_col), lines, value_col, errors)
+        values, bad_v = _values(batch.column(value_col), lines, value_col, errors, unit)
         null_meter = np.asarray(pc.is_null(meters).to_numpy(zero_copy_only=False), dtype=bool)
         if null_meter.any():
             errors.add(
@@ -200,11 +201,15 @@ def _timestamps(
 
 
 def _values(
-    column: pa.ChunkedArray | pa.Array, lines: np.ndarray, field: str, errors: _RowErrors
+    column: pa.ChunkedArray | pa.Array,
+    lines: np.ndarray,
+    field: str,
+    errors: _RowErrors,
+    unit: str,
 ) -> tuple[pa.Array, np.ndarray]:
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        return _parse_numbers(arr.cast(pa.string()), lines, field, errors)
+        return _parse_numbers(arr.cast(pa.string()), lines, field, errors, unit)
     if not (
         pa.types.is_floating(arr.type)
         or pa.types.is_integer(arr.type)
@@ -220,4 +225,4 @@ def _values(
         raw = values.filter(pa.array(bad)).to_pylist()
         errors.add(lines[bad], field, lambda i: f"{raw[i]!r} is not a finite number")
         values = pc.if_else(pa.array(bad), pa.scalar(None, pa.float64()), values)
-    return values, bad
+    return _refuse_beyond_limit(values, values, bad, lines, field, errors, unit)

@@ -51,7 +51,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.expatreader import DefusedExpatParser
 
 from bitgoeul.errors import IngestError
-from bitgoeul.ingest.source import RAW_SCHEMA, MeterHint, ParsedSource
+from bitgoeul.ingest.source import MAX_READING, RAW_SCHEMA, MeterHint, ParsedSource
 from bitgoeul.model import Measurement, MeterKind, check_identifier
 
 __all__ = ["KWH_PER_THERM", "read_green_button"]
@@ -96,6 +96,7 @@ class _Reading:
     duration_s: int | None
     value: int | float
     line: int
+    value_line: int
 
 
 @dataclass(slots=True)
@@ -145,7 +146,8 @@ class _PendingReading:
                     line=self.duration[1],
                     field="duration",
                 )
-        return _Reading(start_s, duration_s, _parse_number(*self.value, source), self.line)
+        value = _parse_number(*self.value, source)
+        return _Reading(start_s, duration_s, value, self.line, self.value[1])
 
 
 @dataclass(slots=True)
@@ -490,7 +492,7 @@ def _assemble(source: str, prefix: str, entries: list[_Entry], *, fit_prefix: bo
         for reading in block.readings:
             meter_col.append(meter_id)
             ts_col.append(reading.start_s * 1_000_000)
-            value_col.append(_scale(reading.value, exponent) * factor)
+            value_col.append(_energy_kwh(reading, exponent, factor, source))
             line_col.append(reading.line)
     raw = pa.Table.from_arrays(
         [
@@ -680,6 +682,30 @@ def _format_offset(offset_s: int) -> str:
     sign = "-" if offset_s < 0 else "+"
     hours, rest = divmod(abs(offset_s), 3600)
     return f"{sign}{hours:02d}:{rest // 60:02d}"
+
+
+def _energy_kwh(reading: _Reading, exponent: int, factor: float, source: str) -> float:
+    """Return a reading's energy [kWh]; refuse one beyond :data:`MAX_READING`."""
+    try:
+        kwh = _scale(reading.value, exponent) * factor
+    except OverflowError:  # an integer too large for a float
+        kwh = math.inf
+    if abs(kwh) > MAX_READING:
+        raise IngestError(
+            f"IntervalReading value {_abridged(reading.value)}, scaled by its ReadingType, is "
+            f"{'more than a float holds' if math.isinf(kwh) else f'{kwh:g} kWh'}: beyond the "
+            f"largest reading accepted ({MAX_READING:g} kWh); check the value and the "
+            "ReadingType's powerOfTenMultiplier",
+            source=source,
+            line=reading.value_line,
+            field="value",
+        )
+    return kwh
+
+
+def _abridged(value: int | float) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} characters)"
 
 
 def _scale(value: int | float, exponent: int) -> float:

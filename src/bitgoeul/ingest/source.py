@@ -9,12 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 import pyarrow as pa
 
 from bitgoeul.model import DataIssue, Measurement, MeterKind
 
-__all__ = ["RAW_SCHEMA", "READINGS_SCHEMA", "MeterHint", "ParsedSource", "RejectedRow"]
+__all__ = [
+    "MAX_READING",
+    "RAW_SCHEMA",
+    "READINGS_SCHEMA",
+    "MeterHint",
+    "ParsedSource",
+    "RejectedRow",
+]
+
+MAX_READING: Final = 1e12
+"""Largest magnitude a reading may have: 10^12 kWh for energy and registers, kW for power.
+
+That is 1,000 TWh, 1.8 times what all of South Korea drew in 2021 (558 TWh, the sum of
+the hourly national demand in ``../shared/data/kr_national_hourly_demand_weather``) and
+10^4 times its peak hour (92,478 MWh). No meter reads more: a larger value is a wrong unit
+or a corrupt cell, and stored it would turn every sum over it into infinity.
+"""
 
 READINGS_SCHEMA = pa.schema(
     [

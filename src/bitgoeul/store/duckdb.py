@@ -47,6 +47,7 @@ import pyarrow as pa
 from platformdirs import user_data_dir
 
 from bitgoeul.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
+from bitgoeul.ingest.source import MAX_READING
 from bitgoeul.model import ApiKey, DataIssue, Meter, Organisation, Site
 
 if TYPE_CHECKING:
@@ -791,7 +792,8 @@ class DuckDBStaged:
 
         The bulk path. DuckDB parses a CSV in parallel into a TEMP table (a
         Parquet file is not copied: the stage is a view over it), then checks
-        it: missing or non-finite values and timestamps without an offset in
+        it: missing, non-finite or implausible values (beyond
+        :data:`~bitgoeul.ingest.source.MAX_READING`) and timestamps without an offset in
         one aggregate; time going backwards within a meter with numpy over
         the timestamps in file order when each meter's rows are contiguous
         (the usual export), else with one windowed query. Rows staged this way
@@ -839,9 +841,11 @@ class DuckDBStaged:
             rows = con.execute(
                 f"""SELECT meter_id, count(*),
                            count(*) FILTER (WHERE meter_id IS NULL OR ts IS NULL OR NOT ok
-                                            OR energy_kwh IS NULL OR NOT isfinite(energy_kwh)),
+                                            OR energy_kwh IS NULL OR NOT isfinite(energy_kwh)
+                                            OR abs(energy_kwh) > $max_reading),
                            min(r), max(r)
-                    FROM {self._name} GROUP BY meter_id ORDER BY min(r)"""
+                    FROM {self._name} GROUP BY meter_id ORDER BY min(r)""",
+                {"max_reading": MAX_READING},
             ).fetchall()
         except duckdb.Error:
             # Unreadable as canonical (ragged rows, wrong types): let the caller parse it.
