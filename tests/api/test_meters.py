@@ -367,6 +367,12 @@ def test_usage_sums_readings_per_local_day(client: TestClient) -> None:
     day = sum(x["energy_kwh"] for x in hourly(a.meters[0], 1))
     assert all(math.isclose(i["energy_kwh"], day, rel_tol=1e-9) for i in items)
     assert all(i["readings"] == 24 for i in items)
+    ends = [i["end"] for i in items]
+    assert ends == [
+        "2026-10-02T00:00:00+09:00",
+        "2026-10-03T00:00:00+09:00",
+        "2026-10-04T00:00:00+09:00",
+    ]
     backwards = client.get(
         f"/v1/meters/{a.meters[0]}/usage",
         params={"start": "2026-10-03", "end": "2026-10-01"},

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -287,3 +288,39 @@ def test_rollups_keep_total_energy(rows: list[tuple[str, int, float]], freq: str
             assert sum(p.readings for p in periods) == sum(1 for r in rows if r[0] == meter)
     finally:
         db.close()
+
+
+def test_every_usage_period_says_where_it_ends_even_when_clocks_fall_back(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    # New York: a month that ends a year, and the day clocks fall back (25 hours)
+    rows = "".join(
+        f"ny,{(dt.datetime(2025, 10, 31, 23, tzinfo=dt.UTC) + dt.timedelta(hours=h)).isoformat()},1\n"
+        for h in range(24 * 40)
+    )
+    defaults = MeterDefaults(timezone="America/New_York")
+    ingest_file(write(tmp_path, "ny.csv", HEADER + rows), store, defaults=defaults)
+
+    def ends(freq: str) -> dict[str, str]:
+        periods = usage(store, "ny", freq)  # type: ignore[arg-type]
+        return {p.label: p.end.isoformat() for p in periods if p.end is not None}
+
+    months = ends("month")
+    assert months == {
+        "2025-10": "2025-11-01T00:00:00-04:00",
+        "2025-11": "2025-12-01T00:00:00-05:00",
+        "2025-12": "2026-01-01T00:00:00-05:00",
+    }
+    days = ends("day")
+    assert days["2025-11-02"] == "2025-11-03T00:00:00-05:00"
+    assert len(days) == len(usage(store, "ny", "day"))
+    hours = usage(store, "ny", "hour")
+    # the wall-clock hour 01:00 comes twice on 2 November: two periods, one reading each
+    assert len(hours) == 24 * 40 and all(p.readings == 1 for p in hours)
+    assert [p.label for p in hours if p.label.startswith("2025-11-02T01:")] == [
+        "2025-11-02T01:00:00-04:00",
+        "2025-11-02T01:00:00-05:00",
+    ]
+    utc = [(p.start.astimezone(dt.UTC), p.end.astimezone(dt.UTC)) for p in hours if p.end]
+    assert len(utc) == len(hours) and all(b - a == dt.timedelta(hours=1) for a, b in utc)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(utc))

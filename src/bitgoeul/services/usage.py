@@ -58,7 +58,8 @@ class UsagePeriod:
     readings : int
         Readings summed [count].
     end : datetime.datetime or None
-        Local end (exclusive), given for billing cycles.
+        Local end (exclusive). :func:`usage` gives it for every period; a billing
+        cycle cut by ``start`` or ``end`` ends where it was cut.
     """
 
     start: dt.datetime
@@ -139,15 +140,30 @@ def usage(
     table = store.rollup(meter_id, freq, timezone=meter.timezone, start=lo, end=hi)
     periods = []
     for row in table.to_pylist():
-        local = row["period_start"].replace(tzinfo=zone)
+        wall = row["period_start"]
+        if row["utc_offset_s"] is None:
+            local = wall.replace(tzinfo=zone)
+        else:  # the offset picks the right one of a repeated wall-clock hour
+            fixed = dt.timezone(dt.timedelta(seconds=row["utc_offset_s"]))
+            local = wall.replace(tzinfo=fixed).astimezone(zone)
+        day = local.date()
         if freq == "day":
-            label = local.date().isoformat()
+            label = day.isoformat()
+            after = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
         elif freq == "month":
             label = local.strftime("%Y-%m")
+            first = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+            after = dt.datetime.combine(first, dt.time(), zone)
         else:
             label = local.isoformat()
-        periods.append(UsagePeriod(local, label, float(row["energy_kwh"]), int(row["readings"])))
+            after = (local.astimezone(dt.UTC) + _STEP[freq]).astimezone(zone)
+        periods.append(
+            UsagePeriod(local, label, float(row["energy_kwh"]), int(row["readings"]), end=after)
+        )
     return periods
+
+
+_STEP = {"15min": dt.timedelta(minutes=15), "hour": dt.timedelta(hours=1)}
 
 
 def _cycle_usage(

@@ -233,7 +233,12 @@ class MeterStore(Protocol):
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
     ) -> pa.Table:
-        """Energy per local period: columns period_start (local, aware), energy_kwh, readings."""
+        """Energy per local period.
+
+        Columns period_start (local wall time, naive), energy_kwh, readings and
+        utc_offset_s (the period's UTC offset [s] for sub-daily periods, whose wall
+        time repeats where clocks fall back; null for days and months).
+        """
 
     def rollup_all(self, freq: RollupFreq, *, timezone: str) -> pa.Table:
         """Energy per meter and local period for every meter."""

@@ -623,7 +623,11 @@ class DuckDBStore:
         -------
         pyarrow.Table
             ``period_start`` (local wall time, naive), ``energy_kwh`` [kWh],
-            ``readings`` [count], ordered by period.
+            ``readings`` [count] and ``utc_offset_s`` [s], ordered by period.
+            ``utc_offset_s`` is the period's offset from UTC: where clocks fall back,
+            the repeated wall-clock hour is two periods with one ``period_start``
+            and two offsets. It is null for days and months, whose local start
+            is not repeated.
 
         """
         key = self._meter_key(meter_id)
@@ -635,19 +639,28 @@ class DuckDBStore:
                 [key, _utc(start) if start else None, _utc(end) if end else None],
             )
         )
-        bucket = _bucket_sql(freq, _fixed_offset_us(timezone, *(span or (None, None))))
+        fixed = _fixed_offset_us(timezone, *(span or (None, None)))
+        bucket = _bucket_sql(freq, fixed)
+        if freq in ("day", "month"):
+            offset = "NULL::INTEGER"
+        elif fixed is not None:
+            offset = f"{fixed // 1_000_000}::INTEGER"
+        else:  # a wall-clock hour repeats where clocks fall back: the offset tells them apart
+            offset = "((epoch_us(ts AT TIME ZONE $tz) - epoch_us(ts)) // 1000000)::INTEGER"
         return self._con.sql(
-            f"""SELECT {bucket} AS period_start, sum(energy_kwh) AS energy_kwh,
-                       count(*) AS readings
-                FROM reading WHERE meter_key = $k
-                  AND ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
-                GROUP BY ALL ORDER BY period_start""",
+            f"""SELECT * FROM (
+                    SELECT {bucket} AS period_start, sum(energy_kwh) AS energy_kwh,
+                           count(*) AS readings, {offset} AS utc_offset_s
+                    FROM reading WHERE meter_key = $k
+                      AND ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
+                    GROUP BY ALL)
+                ORDER BY period_start - to_seconds(coalesce(utc_offset_s, 0))""",
             params={
                 "k": key,
                 "start": _utc(start) if start else None,
                 "end": _utc(end) if end else None,
             }
-            | ({"tz": timezone} if "$tz" in bucket else {}),
+            | ({"tz": timezone} if "$tz" in bucket + offset else {}),
         ).to_arrow_table()
 
     def rollup_all(self, freq: RollupFreq, *, timezone: str) -> pa.Table:
