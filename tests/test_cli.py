@@ -263,3 +263,12 @@ def test_a_count_out_of_range_is_refused_by_name(
     assert code == 2, out
     assert f"Invalid value for '{option}'" in " ".join(err.split())
     assert not (tmp_path / "s.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwh", "words"), [("nan", "finite number"), ("inf", "finite number"), ("1e300", "below 1e24")]
+)
+def test_bill_calc_names_an_impossible_energy_instead_of_a_traceback(kwh: str, words: str) -> None:
+    code, _, err = run("bill", "calc", "--kwh", kwh, "--start", "2026-07-01", "--end", "2026-07-31")
+    assert code == 2
+    assert err.startswith("error: energy_kwh must be") and words in err, err

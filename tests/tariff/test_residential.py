@@ -236,6 +236,14 @@ def test_compute_bill_rejects_bad_arguments() -> None:
         compute_bill(-1, D(2025, 1, 1), D(2025, 1, 31))
     with pytest.raises(ValueError, match="finite"):
         compute_bill(float("nan"), D(2025, 1, 1), D(2025, 1, 31))
+    for energy in (Decimal("NaN"), Decimal("sNaN"), Decimal("-Infinity")):
+        with pytest.raises(ValueError, match="finite"):  # not decimal.InvalidOperation
+            compute_bill(energy, D(2025, 1, 1), D(2025, 1, 31))
+    for energy in (Decimal("1e300"), 1e300, 10**24):
+        with pytest.raises(ValueError, match="below 1e24 kWh"):
+            compute_bill(energy, D(2025, 1, 1), D(2025, 1, 31))
+    exact = compute_bill(Decimal("9.99e23"), D(2025, 1, 1), D(2025, 1, 31))
+    assert exact.kwh == Decimal("9.99e23")
     with pytest.raises(TypeError, match="number of kWh"):
         compute_bill(True, D(2025, 1, 1), D(2025, 1, 31))
     with pytest.raises(TypeError, match=r"datetime\.date"):

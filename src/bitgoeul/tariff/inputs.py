@@ -32,27 +32,46 @@ def to_kwh(energy_kwh: object, what: str = "energy_kwh") -> Decimal:
     """
     if isinstance(energy_kwh, bool):
         raise TypeError(f"{what} must be a number of kWh, got {energy_kwh!r}")
+    if isinstance(energy_kwh, Decimal) and not energy_kwh.is_finite():
+        raise ValueError(f"{what} must be a finite number of kWh, got {energy_kwh}")
     if isinstance(energy_kwh, Decimal | numbers.Real) and energy_kwh < 0:
         raise ValueError(
             f"{what} must be >= 0 kWh, got {energy_kwh}: a bill covers energy drawn from the "
             "grid (net export is not billed by these tariffs)"
         )
     if isinstance(energy_kwh, Decimal):
-        if not energy_kwh.is_finite():
-            raise ValueError(f"{what} must be a finite number of kWh, got {energy_kwh}")
+        _check_size(energy_kwh, what)
         value = energy_kwh.quantize(_MILLI, rounding=ROUND_HALF_EVEN)
     elif isinstance(energy_kwh, numbers.Integral):
         value = Decimal(int(energy_kwh))
+        _check_size(value, what)
     elif isinstance(energy_kwh, numbers.Real):
         as_float = float(energy_kwh)
         if not math.isfinite(as_float):
             raise ValueError(f"{what} must be a finite number of kWh, got {energy_kwh}")
+        _check_size(Decimal(as_float), what)
         value = Decimal(round(as_float * 1000)).scaleb(-3)
     else:
         raise TypeError(
             f"{what} must be a Decimal, int or float number of kWh, got {type(energy_kwh).__name__}"
         )
     return value
+
+
+def _check_size(energy_kwh: Decimal, what: str) -> None:
+    """Refuse an energy of 10^24 kWh or more.
+
+    Below it, a bill's Decimal arithmetic (28 significant digits) holds the energy to
+    the watt-hour and every charge to the won; far above it, it cannot.
+    """
+    if energy_kwh.adjusted() >= _MAX_DIGITS:
+        raise ValueError(
+            f"{what} must be below 1e{_MAX_DIGITS} kWh, where a bill is computed exactly, "
+            f"got {energy_kwh:.3E}"
+        )
+
+
+_MAX_DIGITS = 24
 
 
 def check_date(value: object, name: str) -> dt.date:
