@@ -71,7 +71,7 @@ def test_compute_bills_equals_compute_bill_on_random_cycles(fuel: str, fund: str
         st.tuples(
             st.floats(min_value=0, max_value=5000, allow_nan=False),
             st.dates(min_value=dt.date(2021, 1, 1), max_value=dt.date(2027, 6, 30)),
-            st.integers(1, 70),
+            st.integers(1, 62),
             st.sampled_from(["residential-low", "residential-high"]),
         ),
         min_size=1,
@@ -127,7 +127,17 @@ def test_compute_bills_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="NaT"):
         compute_bills(np.array([1.0]), np.array(["NaT"], dtype="datetime64[D]"), e)
     with pytest.raises(TariffError, match="begin on 2021-01-01"):
-        compute_bills(np.array([1.0]), np.array(["2020-12-01"], dtype="datetime64[D]"), e)
+        compute_bills(
+            np.array([1.0]),
+            np.array(["2020-12-15"], dtype="datetime64[D]"),
+            np.array(["2021-01-14"], dtype="datetime64[D]"),
+        )
+    with pytest.raises(
+        ValueError, match=r"first at index 1: the period 2025-10-01 \.\. 2025-12-02 is 63"
+    ):
+        compute_bills(np.array([1.0, 1.0]), np.r_[s, s], np.r_[e, e + 32])
+    two_cycles = compute_bills(np.array([1.0]), s, e + 30)  # 61 days: still one bill
+    assert int(two_cycles["total_won"][0]) > 0
     with pytest.raises(TariffError, match="unknown contract"):
         compute_bills(np.array([1.0]), s, e, contract="nope")
     with pytest.raises(TariffError, match="compute_tou_bill"):

@@ -232,6 +232,9 @@ def test_compute_bill_rejects_bad_arguments() -> None:
         compute_bill(100, D(2020, 12, 15), D(2021, 1, 14))
     with pytest.raises(ValueError, match="before start"):
         compute_bill(100, D(2025, 1, 31), D(2025, 1, 1))
+    with pytest.raises(ValueError, match="is 396 days: a bill covers one meter-reading cycle"):
+        compute_bill(350, D(2026, 7, 1), D(2027, 7, 31))
+    assert compute_bill(350, D(2026, 7, 1), D(2026, 8, 31)).total_won > 0  # 62 days: two cycles
     with pytest.raises(ValueError, match=">= 0 kWh"):
         compute_bill(-1, D(2025, 1, 1), D(2025, 1, 31))
     with pytest.raises(ValueError, match="finite"):

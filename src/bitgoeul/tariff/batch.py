@@ -28,7 +28,13 @@ import numpy.typing as npt
 from bitgoeul.errors import TariffError
 from bitgoeul.tariff.bill import WON_FIELDS
 from bitgoeul.tariff.book import Rounding, RoundingRule, TariffBook, TariffValue, default_book
-from bitgoeul.tariff.inputs import Proration, check_proration, to_kwh
+from bitgoeul.tariff.inputs import (
+    MAX_PERIOD_DAYS,
+    Proration,
+    check_proration,
+    period_too_long,
+    to_kwh,
+)
 from bitgoeul.tariff.residential import Params, params_at, residential_contract
 
 __all__ = ["compute_bills"]
@@ -108,6 +114,16 @@ def compute_bills(
         raise ValueError(
             f"end is before start for {bad.size} period(s), first at index {i} "
             f"({_date(int(starts[i]))} .. {_date(int(ends[i]))})"
+        )
+    long = np.flatnonzero(ends - starts + 1 > MAX_PERIOD_DAYS)
+    if long.size:
+        i = int(long[0])
+        days = int(ends[i] - starts[i] + 1)
+        raise ValueError(
+            f"{long.size} period(s) too long, first at index {i}: "
+            + period_too_long(
+                _date(int(starts[i])).isoformat(), _date(int(ends[i])).isoformat(), days
+            )
         )
     fuel = check_proration(fuel_proration, "fuel_proration")
     fund = check_proration(fund_proration, "fund_proration")

@@ -8,7 +8,15 @@ import numbers
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
-__all__ = ["Proration", "check_date", "check_period", "check_proration", "to_kwh"]
+__all__ = [
+    "MAX_PERIOD_DAYS",
+    "Proration",
+    "check_date",
+    "check_period",
+    "check_proration",
+    "period_too_long",
+    "to_kwh",
+]
 
 Proration = Literal["days", "start"]
 """How a dated value that changes inside a billing period is applied: ``'days'``
@@ -84,8 +92,20 @@ def check_date(value: object, name: str) -> dt.date:
     return value
 
 
+MAX_PERIOD_DAYS = 62
+"""Longest billing period billed as one [d]: two meter-reading cycles.
+
+A KEPCO bill covers one cycle, 28-31 days (``bitgoeul.analytics.cycles``); the
+basic charge is charged once per bill and the block bounds are set per bill, so a
+year billed as one period would be a wrong bill, not a long one. Two cycles leave
+room for a late reading or a bimonthly read."""
+
+
 def check_period(start: object, end: object) -> tuple[dt.date, dt.date]:
-    """Return ``(start, end)`` if both are dates and ``start <= end``; raise otherwise."""
+    """Return ``(start, end)`` if they are dates of a billing period; raise otherwise.
+
+    ``start <= end`` and at most :data:`MAX_PERIOD_DAYS` days, both inclusive.
+    """
     first = check_date(start, "start")
     last = check_date(end, "end")
     if last < first:
@@ -93,7 +113,19 @@ def check_period(start: object, end: object) -> tuple[dt.date, dt.date]:
             f"end {last.isoformat()} is before start {first.isoformat()}: a billing period runs "
             "from the reading day to the day before the next reading (both inclusive)"
         )
+    days = (last - first).days + 1
+    if days > MAX_PERIOD_DAYS:
+        raise ValueError(period_too_long(first.isoformat(), last.isoformat(), days))
     return first, last
+
+
+def period_too_long(start: str, end: str, days: int) -> str:
+    """Return the message for a billing period longer than :data:`MAX_PERIOD_DAYS`."""
+    return (
+        f"the period {start} .. {end} is {days} days: a bill covers one meter-reading cycle "
+        f"(28-31 days; at most {MAX_PERIOD_DAYS} are billed as one); bill a longer span "
+        "cycle by cycle"
+    )
 
 
 def check_proration(value: object, name: str) -> Proration:
