@@ -384,9 +384,12 @@ def test_usage_sums_readings_per_local_day(client: TestClient) -> None:
 def test_analytics_routes_answer_for_a_meter_with_data(client: TestClient) -> None:
     a = make_org(client, "alpha", days=21)
     m = a.meters[0]
-    bill = client.get(f"/v1/meters/{m}/bill", params={"cycle": "2026-10"}, headers=a.headers)
+    # readings from 1 October: bill month 2026-11 (reading day 1) is October, in progress
+    bill = client.get(f"/v1/meters/{m}/bill", params={"cycle": "2026-11"}, headers=a.headers)
     assert bill.status_code == 200, bill.text
-    assert bill.json()["meter_id"] == m
+    assert bill.json()["meter_id"] == m and bill.json()["energy_kwh"] > 0
+    before = client.get(f"/v1/meters/{m}/bill", params={"cycle": "2026-10"}, headers=a.headers)
+    assert before.status_code == 404 and "no readings in cycle 2026-10" in before.json()["detail"]
     forecast = client.get(
         f"/v1/meters/{m}/forecast",
         params={"model": "persistence", "horizon": "24h"},

@@ -105,13 +105,30 @@ def test_cashback_baseline_is_the_same_cycle_a_year_before(
 
 
 def test_unknown_meter_and_cycle_before_the_tariff_data_are_refused(
-    household: tuple[DuckDBStore, pd.Series],
+    household: tuple[DuckDBStore, pd.Series], tmp_path: Path
 ) -> None:
     store, _ = household
     with pytest.raises(NotFoundError):
         bill_meter(store, "nobody")
-    with pytest.raises(TariffError):
-        bill_meter(store, "demo-household", cycle="2019-05")
+    old = tmp_path / "old.csv"
+    old.write_text("meter_id,ts,energy_kwh\nold,2019-05-03T00:00+09:00,1\n", encoding="utf-8")
+    ingest_file(old, store)
+    with pytest.raises(TariffError, match="begin on 2021-01-01"):
+        bill_meter(store, "old", cycle="2019-06")
+
+
+def test_a_cycle_without_readings_or_not_yet_begun_is_refused_by_name(
+    household: tuple[DuckDBStore, pd.Series],
+) -> None:
+    store, _ = household  # readings from 2024-12-07 to 2026-11-14
+    with pytest.raises(NotFoundError, match=r"no readings in cycle 2024-01 \(2023-12-01 \.\. "):
+        bill_meter(store, "demo-household", cycle="2024-01")  # was a 0 kWh bill of 1,030 won
+    with pytest.raises(ValueError, match=r"cycle 2027-01 .* has not begun as of 2026-11-15"):
+        bill_meter(store, "demo-household", cycle="2027-01")
+    with pytest.raises(ValueError, match="the latest cycle is 2026-09"):
+        bill_meter(store, "demo-household", cycle="2026-11", as_of=dt.date(2026, 8, 20))
+    first = bill_meter(store, "demo-household", cycle="2025-01")  # starts before the readings
+    assert first.complete and first.energy_kwh > 0
 
 
 def test_bill_cli_json_for_a_stored_meter(household: tuple[DuckDBStore, pd.Series]) -> None:

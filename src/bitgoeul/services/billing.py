@@ -268,11 +268,13 @@ class MeterBill:
         }
 
 
-def _last_local_day(store: MeterStore, meter: Meter) -> dt.date | None:
+def _local_span(store: MeterStore, meter: Meter) -> tuple[dt.date, dt.date] | None:
+    """Return the local days of a meter's first and last readings; None without readings."""
     summary = next(iter(store.list_meters([meter.meter_id])), None)
-    if summary is None or summary.last_ts is None:
+    if summary is None or summary.first_ts is None or summary.last_ts is None:
         return None
-    return summary.last_ts.astimezone(ZoneInfo(meter.timezone)).date()
+    zone = ZoneInfo(meter.timezone)
+    return summary.first_ts.astimezone(zone).date(), summary.last_ts.astimezone(zone).date()
 
 
 def _daily_kwh(
@@ -341,21 +343,33 @@ def bill_meter(
     Raises
     ------
     NotFoundError
-        If the meter does not exist or holds no readings.
+        If the meter does not exist, holds no readings, or none in ``cycle``.
+    ValueError
+        If ``cycle`` begins on or after ``as_of``.
     TariffError
         If the contract is unknown or the cycle is before the tariff data.
     """
     meter = store.get_meter(meter_id)
     book = _book(tariff_files)
     contract, notes = contract_for(meter)
-    last_day = _last_local_day(store, meter)
-    if last_day is None:
+    span = _local_span(store, meter)
+    if span is None:
         raise NotFoundError(f"meter {meter_id!r} holds no readings to bill")
+    first_day, last_day = span
     as_of = as_of or last_day + dt.timedelta(days=1)
-    if cycle is not None:
-        billing = cycle_by_label(cycle, meter.reading_day)
-    else:
-        billing = billing_cycle_for(as_of - dt.timedelta(days=1), meter.reading_day)
+    latest = billing_cycle_for(as_of - dt.timedelta(days=1), meter.reading_day)
+    billing = latest if cycle is None else cycle_by_label(cycle, meter.reading_day)
+    where = f"cycle {billing.label} ({billing.start} .. {billing.end})"
+    if billing.end < first_day:
+        raise NotFoundError(
+            f"meter {meter_id!r} has no readings in {where}: they run from {first_day} to "
+            f"{last_day}"
+        )
+    if billing.start >= as_of:
+        raise ValueError(
+            f"{where} has not begun as of {as_of} (the first day not yet measured); the "
+            f"latest cycle is {latest.label}: its bill comes with the month-end forecast"
+        )
     complete = as_of > billing.end
     observed_end = min(billing.end, as_of - dt.timedelta(days=1))
     if observed_end < billing.start:
