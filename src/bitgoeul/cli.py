@@ -374,7 +374,11 @@ def meters(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 def usage_cmd(
     meter: Annotated[str, typer.Argument(help="Meter id.")],
     freq: Annotated[
-        str, typer.Option(help="15min, hour, day, month or cycle (KEPCO billing).")
+        str,
+        typer.Option(
+            help="15min, 30min, hour, day, month or cycle (KEPCO billing); not finer than the "
+            "meter's readings."
+        ),
     ] = "day",
     start: Annotated[str | None, typer.Option(help="First local date, YYYY-MM-DD.")] = None,
     end: Annotated[
@@ -389,7 +393,7 @@ def usage_cmd(
     """Energy per local period [kWh], exact sums of stored readings."""
     db = _open(store, read_only=True)
     try:
-        f = _choice(freq, ("15min", "hour", "day", "month", "cycle"), "--freq")
+        f = _choice(freq, ("15min", "30min", "hour", "day", "month", "cycle"), "--freq")
         periods = usage(db, meter, f, start=_date(start, "--start"), end=_date(end, "--end"))
         comparison = None
         if compare and periods and f in ("day", "month", "cycle"):

@@ -379,6 +379,11 @@ def test_usage_sums_readings_per_local_day(client: TestClient) -> None:
         headers=a.headers,
     )
     assert backwards.status_code == 422
+    finer = client.get(
+        f"/v1/meters/{a.meters[0]}/usage", params={"period": "15min"}, headers=a.headers
+    )
+    assert finer.status_code == 422, finer.text
+    assert "reads every 1 h: 15min periods are finer than its readings" in finer.json()["detail"]
 
 
 def test_analytics_routes_answer_for_a_meter_with_data(client: TestClient) -> None:

@@ -234,3 +234,35 @@ def test_meter_dashboard_bills_no_meter_without_a_kepco_contract(store: DuckDBSt
     assert board["bill"] is None
     assert "contract" in board["unavailable"]["bill"]
     assert board["today"]["energy_kwh"] == pytest.approx(24_000.0)
+
+
+def test_a_meter_reading_every_two_hours_has_no_curve_but_its_days(store: DuckDBStore) -> None:
+    _ingest_constant(
+        store,
+        start=dt.datetime(2026, 9, 1, tzinfo=SEOUL),
+        end=dt.datetime(2026, 11, 5, 14, tzinfo=SEOUL),  # last reading 12:00
+        interval_s=7200,
+        power_kw=2.0,
+    )
+    board = meter_dashboard(store, "m1")
+    today = board["today"]
+    # a 2-hour reading cannot be placed in an hour: no curve rather than every other hour
+    assert today["today_kw"] == today["yesterday_kw"] == [None] * 24
+    assert today["energy_kwh"] == pytest.approx(4 * (4 * 1.1 + 3 * 0.9))  # 7 readings, 00-12 h
+    assert today["yesterday_kwh"] == pytest.approx(48.0)
+    assert board["daily"] is not None and "daily" not in board["unavailable"]
+
+
+def test_a_meter_reading_monthly_keeps_its_dashboard_without_daily_charts(
+    store: DuckDBStore,
+) -> None:
+    months = pd.date_range("2025-01-01", "2026-11-01", freq="MS", tz=SEOUL)
+    frame = pd.DataFrame(
+        {"meter_id": "bins", "ts": months, "energy_kwh": np.linspace(300.0, 420.0, len(months))}
+    )
+    ingest_frame(frame, store, defaults=RESIDENTIAL)  # the interval is inferred: 31 days
+    board = meter_dashboard(store, "bins")
+    assert board["daily"] is None
+    assert "reads every 31 day(s): day periods are finer" in board["unavailable"]["daily"]
+    assert board["today"]["today_kw"] == [None] * 24 and board["today"]["energy_kwh"] is None
+    json.dumps(board)  # still a whole answer

@@ -276,12 +276,18 @@ def test_store_round_trip_and_idempotence(
 
 
 @settings(max_examples=25, deadline=None)
-@given(rows=readings, freq=st.sampled_from(["15min", "hour", "day", "month", "cycle"]))
+@given(rows=readings, freq=st.sampled_from(["15min", "30min", "hour", "day", "month", "cycle"]))
 def test_rollups_keep_total_energy(rows: list[tuple[str, int, float]], freq: str) -> None:
     db = open_store(":memory:")
+    shortest = {"15min": 900, "30min": 1800, "hour": 3600, "day": 86_400}
     try:
         ingest_frame(_frame(rows), db, defaults=MeterDefaults(reading_day=17))
         for meter in {r[0] for r in rows}:
+            interval_s = db.get_meter(meter).interval_s or 0
+            if interval_s > shortest.get(freq, 28 * 86_400):  # finer than the readings
+                with pytest.raises(ValueError, match="finer than its readings"):
+                    usage(db, meter, freq)  # type: ignore[arg-type]
+                continue
             periods = usage(db, meter, freq)  # type: ignore[arg-type]
             total = sum(r[2] for r in rows if r[0] == meter)
             assert sum(p.energy_kwh for p in periods) == pytest.approx(total, abs=1e-6)
@@ -324,3 +330,15 @@ def test_every_usage_period_says_where_it_ends_even_when_clocks_fall_back(
     utc = [(p.start.astimezone(dt.UTC), p.end.astimezone(dt.UTC)) for p in hours if p.end]
     assert len(utc) == len(hours) and all(b - a == dt.timedelta(hours=1) for a, b in utc)
     assert all(a[1] == b[0] for a, b in itertools.pairwise(utc))
+
+
+def test_usage_is_never_finer_than_the_readings(tmp_path: Path, store: DuckDBStore) -> None:
+    rows = "".join(f"hh,2025-08-01T{h:02d}:{m:02d}+09:00,0.5\n" for h in range(3) for m in (0, 30))
+    ingest_file(write(tmp_path, "hh.csv", HEADER + rows), store)
+    with pytest.raises(ValueError, match="reads every 30 min: 15min periods are finer") as info:
+        usage(store, "hh", "15min")  # was: each 30-min reading shown as a 15-min period
+    assert "use 30min, hour, day, month, cycle" in str(info.value)
+    halves = usage(store, "hh", "30min")
+    assert [(p.label[11:16], p.energy_kwh) for p in halves[:2]] == [("00:00", 0.5), ("00:30", 0.5)]
+    assert all(p.end is not None and p.end - p.start == dt.timedelta(minutes=30) for p in halves)
+    assert [p.energy_kwh for p in usage(store, "hh", "hour")] == [1.0, 1.0, 1.0]

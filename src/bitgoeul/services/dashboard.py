@@ -24,7 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,40 +81,57 @@ def _summary(store: MeterStore, meter_id: str) -> MeterSummary:
 def curve_resolution_s(interval_s: int | None) -> int:
     """Return the step of the power curves for a meter's interval [s].
 
-    Intervals shorter than 15 minutes are summed to 15 minutes; 15- and
-    30-minute data keep their own step; anything else is shown hourly.
+    Intervals of 15 minutes or less are summed to 15 minutes; those that
+    divide 30 minutes, to 30; anything else is shown hourly (a meter that
+    reads less often than hourly has no curve, :func:`meter_dashboard`).
 
     Examples
     --------
     >>> curve_resolution_s(60), curve_resolution_s(900), curve_resolution_s(1800)
     (900, 900, 1800)
-    >>> curve_resolution_s(3600), curve_resolution_s(None)
-    (3600, 3600)
+    >>> curve_resolution_s(1200), curve_resolution_s(3600), curve_resolution_s(None)
+    (3600, 3600, 3600)
     """
     if interval_s is None:
         return 3600
     if interval_s <= 900:
         return 900
-    if interval_s < 3600 and 3600 % interval_s == 0:
-        return interval_s
+    if interval_s <= 1800 and 1800 % interval_s == 0:
+        return 1800
     return 3600
+
+
+_CURVE_FREQ: dict[int, Freq] = {900: "15min", 1800: "30min", 3600: "hour"}
 
 
 def _power_curve_kw(
     store: MeterStore, meter: Meter, day: dt.date, resolution_s: int
 ) -> list[float | None]:
-    """Return one local day's mean power per step [kW], None where nothing was measured."""
-    freq: Freq = "15min" if resolution_s < 3600 else "hour"
+    """Return one local day's mean power per step [kW], None where nothing was measured.
+
+    A meter that reads less often than hourly has no such curve: all None.
+    """
     steps = 86_400 // resolution_s
     energy = [0.0] * steps
     seen = [0] * steps
-    for period in usage(store, meter.meter_id, freq, start=day, end=day):
+    if meter.interval_s and meter.interval_s > resolution_s:
+        return [None] * steps
+    for period in usage(store, meter.meter_id, _CURVE_FREQ[resolution_s], start=day, end=day):
         start = period.start
         index = (start.hour * 3600 + start.minute * 60) // resolution_s
         energy[index] += period.energy_kwh
         seen[index] += 1  # twice in the hour repeated when clocks go back
     hours = resolution_s / 3600
     return [_r(e / (hours * n)) if n else None for e, n in zip(energy, seen, strict=True)]
+
+
+def _day_kwh(store: MeterStore, meter_id: str, day: dt.date) -> float | None:
+    """Return a local day's energy [kWh]; None for a meter that reads less often than daily."""
+    try:
+        periods = usage(store, meter_id, "day", start=day, end=day)
+    except ValueError:
+        return None
+    return _r(sum(p.energy_kwh for p in periods))
 
 
 def _step_labels(resolution_s: int) -> list[str]:
@@ -378,7 +396,6 @@ def meter_dashboard(store: MeterStore, meter_id: str) -> dict[str, Any]:
     yesterday = today - dt.timedelta(days=1)
     today_kw = _power_curve_kw(store, meter, today, resolution_s)
     yesterday_kw = _power_curve_kw(store, meter, yesterday, resolution_s)
-    hours = resolution_s / 3600
     board["today"] = {
         "date": today.isoformat(),
         "last_reading": last_local.isoformat(),
@@ -387,13 +404,21 @@ def meter_dashboard(store: MeterStore, meter_id: str) -> dict[str, Any]:
         "steps": _step_labels(resolution_s),
         "today_kw": today_kw,
         "yesterday_kw": yesterday_kw,
-        "energy_kwh": _r(sum(v * hours for v in today_kw if v is not None)),
-        "yesterday_kwh": _r(sum(v * hours for v in yesterday_kw if v is not None)),
+        "energy_kwh": _day_kwh(store, meter_id, today),
+        "yesterday_kwh": _day_kwh(store, meter_id, yesterday),
         "peak_kw": max((v for v in today_kw if v is not None), default=None),
     }
-    board["daily"] = _daily(store, meter_id, today, DAILY_DAYS)
-    board["monthly"] = _monthly(store, meter_id, today, MONTHLY_MONTHS)
-    board["compare"] = compare_usage(store, meter_id, "month", on=today)
+    # a meter that reads less often than daily (monthly bins) has no daily chart
+    sections: dict[str, Callable[[], dict[str, Any]]] = {
+        "daily": partial(_daily, store, meter_id, today, DAILY_DAYS),
+        "monthly": partial(_monthly, store, meter_id, today, MONTHLY_MONTHS),
+        "compare": partial(compare_usage, store, meter_id, "month", on=today),
+    }
+    for section, build in sections.items():
+        try:
+            board[section] = build()
+        except ValueError as exc:
+            unavailable[section] = str(exc)
     if meter.contract_class is None:
         # Billing a grid-scale or unknown meter as a household gives absurd bills.
         unavailable["bill"] = (

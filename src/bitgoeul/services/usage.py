@@ -40,7 +40,7 @@ __all__ = [
     "usage",
 ]
 
-Freq = Literal["15min", "hour", "day", "month", "cycle"]
+Freq = Literal["15min", "30min", "hour", "day", "month", "cycle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +118,9 @@ def usage(
         Where the readings are.
     meter_id : str
         Meter.
-    freq : {'15min', 'hour', 'day', 'month', 'cycle'}
-        Period; 'cycle' uses KEPCO billing cycles from the meter's reading day.
+    freq : {'15min', '30min', 'hour', 'day', 'month', 'cycle'}
+        Period; 'cycle' uses KEPCO billing cycles from the meter's reading day. It
+        may not be shorter than the meter's interval: a reading is not split.
     start, end : datetime.date, optional
         First and last local date to include (inclusive); default all data.
 
@@ -129,6 +130,7 @@ def usage(
         Periods with at least one reading, in time order.
     """
     meter = store.get_meter(meter_id)
+    _check_not_finer(meter, freq)
     zone = ZoneInfo(meter.timezone)
     lo = hi = None
     if start is not None or end is not None:
@@ -163,7 +165,37 @@ def usage(
     return periods
 
 
-_STEP = {"15min": dt.timedelta(minutes=15), "hour": dt.timedelta(hours=1)}
+_STEP = {
+    "15min": dt.timedelta(minutes=15),
+    "30min": dt.timedelta(minutes=30),
+    "hour": dt.timedelta(hours=1),
+}
+_SHORTEST_S = {"15min": 900, "30min": 1800, "hour": 3600, "day": 86_400, "month": 28 * 86_400}
+"""The shortest a period of each kind can be [s] (a cycle is a month's length)."""
+
+
+def _check_not_finer(meter: Meter, freq: Freq) -> None:
+    """Refuse periods shorter than the meter's interval: a reading is not split."""
+    kinds: tuple[Freq, ...] = ("15min", "30min", "hour", "day", "month", "cycle")
+    shortest = {k: _SHORTEST_S["month" if k == "cycle" else k] for k in kinds}
+    if not meter.interval_s or meter.interval_s <= shortest[freq]:
+        return
+    coarser = [k for k in kinds if shortest[k] >= meter.interval_s]
+    raise ValueError(
+        f"meter {meter.meter_id!r} reads every {_duration(meter.interval_s)}: {freq} periods "
+        "are finer than its readings, and a reading is not split; "
+        + (f"use {', '.join(coarser)}" if coarser else "read its readings instead")
+    )
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 86_400 == 0:
+        return f"{seconds // 86_400} day(s)"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 def _cycle_usage(

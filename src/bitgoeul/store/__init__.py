@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 OnConflict = Literal["correct", "refuse"]
-RollupFreq = Literal["15min", "hour", "day", "month"]
+RollupFreq = Literal["15min", "30min", "hour", "day", "month"]
 
 
 @dataclass(frozen=True, slots=True)

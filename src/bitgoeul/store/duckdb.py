@@ -111,6 +111,7 @@ _MIGRATIONS: dict[int, list[str]] = {
 
 _BUCKET = {
     "15min": "time_bucket(INTERVAL 15 MINUTE, ts AT TIME ZONE $tz)",
+    "30min": "time_bucket(INTERVAL 30 MINUTE, ts AT TIME ZONE $tz)",
     "hour": "date_trunc('hour', ts AT TIME ZONE $tz)",
     "day": "date_trunc('day', ts AT TIME ZONE $tz)",
     "month": "date_trunc('month', ts AT TIME ZONE $tz)",
@@ -125,7 +126,12 @@ at 1.2 GiB instead of 1.45 GiB."""
 CHECK_BATCH_ROWS = 1 << 20
 """Rows per chunk when the bulk loader checks a file's order; memory stays flat in file size."""
 
-_BUCKET_US = {"15min": 900_000_000, "hour": 3_600_000_000, "day": 86_400_000_000}
+_BUCKET_US = {
+    "15min": 900_000_000,
+    "30min": 1_800_000_000,
+    "hour": 3_600_000_000,
+    "day": 86_400_000_000,
+}
 
 
 def _fixed_offset_us(timezone: str, lo: dt.datetime | None, hi: dt.datetime | None) -> int | None:
@@ -612,7 +618,7 @@ class DuckDBStore:
         ----------
         meter_id : str
             Meter.
-        freq : {'15min', 'hour', 'day', 'month'}
+        freq : {'15min', '30min', 'hour', 'day', 'month'}
             Period length, aligned to local time in ``timezone``.
         timezone : str
             IANA zone the periods are aligned to.

@@ -17,7 +17,7 @@ from .paging import Cursor, Limit, page_of
 
 router = APIRouter(prefix="/v1/meters/{meter_id}")
 
-Period = Literal["15min", "hour", "day", "month", "cycle"]
+Period = Literal["15min", "30min", "hour", "day", "month", "cycle"]
 _CYCLE = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
@@ -26,7 +26,13 @@ def get_usage(
     meter_id: str,
     tenant: TenantDep,
     period: Annotated[
-        Period, Query(description="15min, hour, day, month, or KEPCO billing cycle.")
+        Period,
+        Query(
+            description=(
+                "15min, 30min, hour, day, month, or KEPCO billing cycle; not finer than "
+                "the meter's readings."
+            )
+        ),
     ] = "day",
     start: Annotated[dt.date | None, Query(description="First local date (inclusive).")] = None,
     end: Annotated[dt.date | None, Query(description="Last local date (inclusive).")] = None,
