@@ -264,5 +264,6 @@ def test_a_meter_reading_monthly_keeps_its_dashboard_without_daily_charts(
     board = meter_dashboard(store, "bins")
     assert board["daily"] is None
     assert "reads every 31 day(s): day periods are finer" in board["unavailable"]["daily"]
+    assert board["monthly"] is not None and board["compare"] is not None  # months still fit
     assert board["today"]["today_kw"] == [None] * 24 and board["today"]["energy_kwh"] is None
     json.dumps(board)  # still a whole answer

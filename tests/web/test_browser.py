@@ -41,7 +41,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 YEAR_OF_15MIN = 35_040
-PLANT_START = dt.datetime(2025, 11, 15, tzinfo=ZoneInfo("Asia/Seoul"))
+SEOUL = ZoneInfo("Asia/Seoul")
+PLANT_START = dt.datetime(2025, 11, 15, tzinfo=SEOUL)
 """The plant's year ends on 2026-11-14, in the middle of a billing cycle."""
 
 if not CHROMIUM.exists():  # CI installs chromium from Debian packages and sets the variable
@@ -58,6 +59,7 @@ class Server:
     admin_key: str
     share_key: str
     rival_key: str
+    utility_key: str
 
 
 def _renamed(table: pa.Table, meter_id: str) -> pa.Table:
@@ -92,9 +94,33 @@ def _prepare_store(path: Path) -> dict[str, str]:
             defaults=MeterDefaults(org_id="rival", site_id="rival-hq"),
         )
         share = issue_key(store, "acme", scopes=["read"], share=True, site_ids=["home"])
+        utility = create_organisation(store, "utility")
+        months = pa.array(
+            [dt.datetime(2025 + m // 12, m % 12 + 1, 1, tzinfo=SEOUL) for m in range(23)],
+            pa.timestamp("us", tz="Asia/Seoul"),
+        )
+        bins = pa.table(  # one reading a month, as a bill-based export gives
+            {
+                "meter_id": ["monthly-bins"] * 23,
+                "ts": months,
+                "energy_kwh": [300.0 + 7 * m for m in range(23)],
+            }
+        )
+        ingest_frame(
+            bins,
+            store,
+            defaults=MeterDefaults(
+                org_id="utility", site_id="town", contract_class="residential-low"
+            ),
+        )
     finally:
         store.close()
-    return {"admin": admin.token, "share": share.token, "rival": rival.token}
+    return {
+        "admin": admin.token,
+        "share": share.token,
+        "rival": rival.token,
+        "utility": utility.token,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +131,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     bench = load_bench_api()
     with bench.Server(store_path, port=bench.free_port()) as running:
         yield Server(
-            f"http://{bench.HOST}:{running.port}", keys["admin"], keys["share"], keys["rival"]
+            f"http://{bench.HOST}:{running.port}",
+            keys["admin"],
+            keys["share"],
+            keys["rival"],
+            keys["utility"],
         )
 
 
@@ -258,3 +288,16 @@ def test_share_key_sees_only_its_site(server: Server, page: Page, artifacts: Pat
     assert not page.locator("#meter").is_visible()
     rival = _fetch(page, "/v1/fleet", server.rival_key)
     assert [m["meter_id"] for m in rival["body"]["items"]] == ["rival-meter"]
+
+
+def test_a_monthly_meter_shows_what_its_readings_allow(
+    server: Server, page: Page, artifacts: Path
+) -> None:
+    page.goto(f"{server.url}/?key={server.utility_key}&lang=en#meter=monthly-bins")
+    ready = _ready(page)
+    assert (ready["view"], ready["meter"]) == ("meter", "monthly-bins"), ready
+    charts = _charts(page)
+    assert charts.get("chart-monthly", 0) > 0  # one reading a month fills the months
+    assert "chart-daily" not in charts
+    assert "day periods are finer than its readings" in page.locator("#chart-daily").inner_text()
+    page.screenshot(path=artifacts / "monthly-en.png", full_page=True)

@@ -170,17 +170,25 @@ _STEP = {
     "30min": dt.timedelta(minutes=30),
     "hour": dt.timedelta(hours=1),
 }
-_SHORTEST_S = {"15min": 900, "30min": 1800, "hour": 3600, "day": 86_400, "month": 28 * 86_400}
-"""The shortest a period of each kind can be [s] (a cycle is a month's length)."""
+_LONGEST_READING_S = {
+    "15min": 900,
+    "30min": 1800,
+    "hour": 3600,
+    "day": 86_400,
+    "month": 31 * 86_400,
+}
+"""The longest interval a meter may read at for each kind of period [s]: the period's
+length, and for months (and billing cycles) the longest month, so that monthly bins
+(28-31 days apart) still fit."""
 
 
 def _check_not_finer(meter: Meter, freq: Freq) -> None:
     """Refuse periods shorter than the meter's interval: a reading is not split."""
     kinds: tuple[Freq, ...] = ("15min", "30min", "hour", "day", "month", "cycle")
-    shortest = {k: _SHORTEST_S["month" if k == "cycle" else k] for k in kinds}
-    if not meter.interval_s or meter.interval_s <= shortest[freq]:
+    longest = {k: _LONGEST_READING_S["month" if k == "cycle" else k] for k in kinds}
+    if not meter.interval_s or meter.interval_s <= longest[freq]:
         return
-    coarser = [k for k in kinds if shortest[k] >= meter.interval_s]
+    coarser = [k for k in kinds if longest[k] >= meter.interval_s]
     raise ValueError(
         f"meter {meter.meter_id!r} reads every {_duration(meter.interval_s)}: {freq} periods "
         "are finer than its readings, and a reading is not split; "

@@ -154,8 +154,8 @@
     const today = b.today;
     const vsYesterday = today.yesterday_kwh ? 100 * (today.energy_kwh - today.yesterday_kwh) / today.yesterday_kwh : null;
     box.append(kpi(t("kpi_today"), energy(today.energy_kwh), t("vs_yesterday", { pct: pct(vsYesterday) }), dir(vsYesterday)));
-    const cmp = b.compare.vs_last_year;
-    box.append(kpi(t("kpi_month"), energy(b.compare.period.energy_kwh), t("vs_last_year", { pct: pct(cmp.change_pct) }), dir(cmp.change_pct)));
+    const cmp = b.compare ? b.compare.vs_last_year : { change_pct: null };
+    box.append(kpi(t("kpi_month"), energy(b.compare ? b.compare.period.energy_kwh : null), t("vs_last_year", { pct: pct(cmp.change_pct) }), dir(cmp.change_pct)));
     if (b.bill) {
       const f = b.bill.forecast;
       box.append(kpi(t("kpi_bill"), won(b.bill.total_won),
@@ -285,9 +285,11 @@
     renderKpis(b);
     const draws = [curveChart(b)];
     const d = b.daily;
-    draws.push(barsChart("chart-daily", d.dates.map((x) => x.slice(5)), d.energy_kwh, d.last_year_kwh, d.last_year_dates, t("last_year_weekday"), 1));
+    if (d) draws.push(barsChart("chart-daily", d.dates.map((x) => x.slice(5)), d.energy_kwh, d.last_year_kwh, d.last_year_dates, t("last_year_weekday"), 1));
+    else unavailable("chart-daily", b.unavailable.daily);
     const mo = b.monthly;
-    draws.push(barsChart("chart-monthly", mo.months, mo.energy_kwh, mo.last_year_kwh, mo.last_year_months, t("last_year"), 0));
+    if (mo) draws.push(barsChart("chart-monthly", mo.months, mo.energy_kwh, mo.last_year_kwh, mo.last_year_months, t("last_year"), 0));
+    else unavailable("chart-monthly", b.unavailable.monthly);
     if (b.bill) { billFacts(b.bill); draws.push(billChart(b.bill)); } else { $("bill-facts").replaceChildren(); unavailable("chart-bill", b.unavailable.bill); }
     if (b.forecast) {
       const f = b.forecast;
