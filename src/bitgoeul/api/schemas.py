@@ -245,8 +245,10 @@ class ReadingPublic(BaseModel):
 class UsagePublic(BaseModel):
     """Energy of one local period."""
 
-    start: dt.datetime
-    end: dt.datetime | None = None
+    start: dt.datetime = Field(description="Local start (inclusive), with its offset.")
+    end: dt.datetime = Field(
+        description="Local end (exclusive); a billing cycle cut by start or end ends there."
+    )
     label: str
     energy_kwh: float
     readings: int
