@@ -114,9 +114,11 @@ def _power_curve_kw(
     steps = 86_400 // resolution_s
     energy = [0.0] * steps
     seen = [0] * steps
-    if meter.interval_s and meter.interval_s > resolution_s:
+    try:
+        periods = usage(store, meter.meter_id, _CURVE_FREQ[resolution_s], start=day, end=day)
+    except ValueError:  # the readings are coarser than the step
         return [None] * steps
-    for period in usage(store, meter.meter_id, _CURVE_FREQ[resolution_s], start=day, end=day):
+    for period in periods:
         start = period.start
         index = (start.hour * 3600 + start.minute * 60) // resolution_s
         energy[index] += period.energy_kwh
@@ -125,13 +127,17 @@ def _power_curve_kw(
     return [_r(e / (hours * n)) if n else None for e, n in zip(energy, seen, strict=True)]
 
 
-def _day_kwh(store: MeterStore, meter_id: str, day: dt.date) -> float | None:
-    """Return a local day's energy [kWh]; None for a meter that reads less often than daily."""
+def _days_kwh(
+    store: MeterStore, meter_id: str, first: dt.date, last: dt.date
+) -> dict[dt.date, float | None]:
+    """Return each local day's energy [kWh]; None for a meter that reads less often than daily."""
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     try:
-        periods = usage(store, meter_id, "day", start=day, end=day)
+        periods = usage(store, meter_id, "day", start=first, end=last)
     except ValueError:
-        return None
-    return _r(sum(p.energy_kwh for p in periods))
+        return dict.fromkeys(days)
+    found = {p.start.date(): p.energy_kwh for p in periods}
+    return {d: _r(found.get(d, 0.0)) for d in days}
 
 
 def _step_labels(resolution_s: int) -> list[str]:
@@ -396,6 +402,7 @@ def meter_dashboard(store: MeterStore, meter_id: str) -> dict[str, Any]:
     yesterday = today - dt.timedelta(days=1)
     today_kw = _power_curve_kw(store, meter, today, resolution_s)
     yesterday_kw = _power_curve_kw(store, meter, yesterday, resolution_s)
+    day_kwh = _days_kwh(store, meter_id, yesterday, today)
     board["today"] = {
         "date": today.isoformat(),
         "last_reading": last_local.isoformat(),
@@ -404,8 +411,8 @@ def meter_dashboard(store: MeterStore, meter_id: str) -> dict[str, Any]:
         "steps": _step_labels(resolution_s),
         "today_kw": today_kw,
         "yesterday_kw": yesterday_kw,
-        "energy_kwh": _day_kwh(store, meter_id, today),
-        "yesterday_kwh": _day_kwh(store, meter_id, yesterday),
+        "energy_kwh": day_kwh[today],
+        "yesterday_kwh": day_kwh[yesterday],
         "peak_kw": max((v for v in today_kw if v is not None), default=None),
     }
     # a meter that reads less often than daily (monthly bins) has no daily chart

@@ -140,6 +140,7 @@ def usage(
     if freq == "cycle":
         return _cycle_usage(store, meter, lo, hi)
     table = store.rollup(meter_id, freq, timezone=meter.timezone, start=lo, end=hi)
+    step = dt.timedelta(seconds=_LONGEST_READING_S[freq])  # exact for sub-daily periods
     periods = []
     for row in table.to_pylist():
         wall = row["period_start"]
@@ -151,44 +152,42 @@ def usage(
         day = local.date()
         if freq == "day":
             label = day.isoformat()
-            after = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+            after = local + _ONE_DAY  # aware arithmetic is on the wall clock: next midnight
         elif freq == "month":
             label = local.strftime("%Y-%m")
             first = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
             after = dt.datetime.combine(first, dt.time(), zone)
         else:
             label = local.isoformat()
-            after = (local.astimezone(dt.UTC) + _STEP[freq]).astimezone(zone)
+            if row["utc_offset_s"] is None:  # one offset all along: wall time adds up
+                after = local + step
+            else:
+                after = (local.astimezone(dt.UTC) + step).astimezone(zone)
         periods.append(
             UsagePeriod(local, label, float(row["energy_kwh"]), int(row["readings"]), end=after)
         )
     return periods
 
 
-_STEP = {
-    "15min": dt.timedelta(minutes=15),
-    "30min": dt.timedelta(minutes=30),
-    "hour": dt.timedelta(hours=1),
-}
-_LONGEST_READING_S = {
+_ONE_DAY = dt.timedelta(days=1)
+_LONGEST_READING_S: dict[Freq, int] = {
     "15min": 900,
     "30min": 1800,
     "hour": 3600,
     "day": 86_400,
     "month": 31 * 86_400,
+    "cycle": 31 * 86_400,
 }
 """The longest interval a meter may read at for each kind of period [s]: the period's
-length, and for months (and billing cycles) the longest month, so that monthly bins
+length, and for months and billing cycles the longest month, so that monthly bins
 (28-31 days apart) still fit."""
 
 
 def _check_not_finer(meter: Meter, freq: Freq) -> None:
     """Refuse periods shorter than the meter's interval: a reading is not split."""
-    kinds: tuple[Freq, ...] = ("15min", "30min", "hour", "day", "month", "cycle")
-    longest = {k: _LONGEST_READING_S["month" if k == "cycle" else k] for k in kinds}
-    if not meter.interval_s or meter.interval_s <= longest[freq]:
+    if not meter.interval_s or meter.interval_s <= _LONGEST_READING_S[freq]:
         return
-    coarser = [k for k in kinds if longest[k] >= meter.interval_s]
+    coarser = [k for k, s in _LONGEST_READING_S.items() if s >= meter.interval_s]
     raise ValueError(
         f"meter {meter.meter_id!r} reads every {_duration(meter.interval_s)}: {freq} periods "
         "are finer than its readings, and a reading is not split; "

@@ -236,8 +236,8 @@ class MeterStore(Protocol):
         """Energy per local period.
 
         Columns period_start (local wall time, naive), energy_kwh, readings and
-        utc_offset_s (the period's UTC offset [s] for sub-daily periods, whose wall
-        time repeats where clocks fall back; null for days and months).
+        utc_offset_s (the period's UTC offset [s] where its wall time can repeat, as
+        sub-daily periods do when clocks fall back; else null).
         """
 
     def rollup_all(self, freq: RollupFreq, *, timezone: str) -> pa.Table:

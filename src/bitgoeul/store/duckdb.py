@@ -630,10 +630,11 @@ class DuckDBStore:
         pyarrow.Table
             ``period_start`` (local wall time, naive), ``energy_kwh`` [kWh],
             ``readings`` [count] and ``utc_offset_s`` [s], ordered by period.
-            ``utc_offset_s`` is the period's offset from UTC: where clocks fall back,
-            the repeated wall-clock hour is two periods with one ``period_start``
-            and two offsets. It is null for days and months, whose local start
-            is not repeated.
+            ``utc_offset_s`` is the period's offset from UTC where a wall time can
+            repeat (sub-daily periods in a span with a clock change): where clocks
+            fall back, the repeated hour is two periods with one ``period_start``
+            and two offsets. It is null otherwise: days, months, and spans with
+            one offset.
 
         """
         key = self._meter_key(meter_id)
@@ -647,10 +648,8 @@ class DuckDBStore:
         )
         fixed = _fixed_offset_us(timezone, *(span or (None, None)))
         bucket = _bucket_sql(freq, fixed)
-        if freq in ("day", "month"):
-            offset = "NULL::INTEGER"
-        elif fixed is not None:
-            offset = f"{fixed // 1_000_000}::INTEGER"
+        if freq in ("day", "month") or fixed is not None:
+            offset = "NULL::INTEGER"  # no wall time repeats
         else:  # a wall-clock hour repeats where clocks fall back: the offset tells them apart
             offset = "((epoch_us(ts AT TIME ZONE $tz) - epoch_us(ts)) // 1000000)::INTEGER"
         return self._con.sql(

@@ -66,6 +66,10 @@ def to_kwh(energy_kwh: object, what: str = "energy_kwh") -> Decimal:
     return value
 
 
+_MAX_DIGITS = 24
+"""An energy must be below 10^_MAX_DIGITS kWh (:func:`_check_size`)."""
+
+
 def _check_size(energy_kwh: Decimal, what: str) -> None:
     """Refuse an energy of 10^24 kWh or more.
 
@@ -77,9 +81,6 @@ def _check_size(energy_kwh: Decimal, what: str) -> None:
             f"{what} must be below 1e{_MAX_DIGITS} kWh, where a bill is computed exactly, "
             f"got {energy_kwh:.3E}"
         )
-
-
-_MAX_DIGITS = 24
 
 
 def check_date(value: object, name: str) -> dt.date:
